@@ -1,0 +1,296 @@
+// The SQLite store on real database files: allocation under concurrent writers (threads and
+// processes), migration from the previous schema version, and clear errors for bad files.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "domain/ids.h"
+#include "store/migrations.h"
+#include "store/sqlite_store.h"
+
+namespace warmsite::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(WARMSITE_BINARY_DIR) / "store-test" /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = dir_ / "warmsite.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static domain::Tenant tenant(const std::string& name) {
+    return {domain::newId("tnt"), name, "", true, std::nullopt, 10, 1700000000};
+  }
+  static domain::CloudHost cloudHost(const std::string& id) {
+    return {id, "host " + id, "vsphere-mock", "{}", 1700000000};
+  }
+  // A cloud host "ch" with VLANs [first, last] with internet, and `tenants` tenants.
+  static std::vector<std::string> seed(Store& store, std::uint32_t first, std::uint32_t last,
+                                       int tenants) {
+    return store.write([&](Transaction& tx) {
+      tx.insertCloudHost(cloudHost("ch"));
+      tx.insertVlanRange({"range-1", "ch", first, last, true});
+      std::vector<std::string> ids;
+      for (int i = 0; i < tenants; ++i) {
+        auto t = tenant("tenant " + std::to_string(i));
+        tx.insertTenant(t);
+        ids.push_back(t.id);
+      }
+      return ids;
+    });
+  }
+  static std::optional<std::uint32_t> allocate(Store& store, const std::string& tenantId) {
+    return store.write([&](Transaction& tx) {
+      return tx.tenant(tenantId)->allocateVlan("ch", true, domain::newId("net"));
+    });
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path path_;
+};
+
+TEST_F(StoreTest, FreshFileIsCreatedInWalModeAtTheLatestSchema) {
+  auto store = openSqliteStore(path_);
+  EXPECT_EQ(store->schemaVersion(), latestSchemaVersion());
+  SQLite::Database raw(path_.string());
+  EXPECT_EQ(raw.execAndGet("PRAGMA journal_mode").getString(), "wal");
+}
+
+TEST_F(StoreTest, TenantNamesAreUniqueAndAFailedWriteChangesNothing) {
+  auto store = openSqliteStore(path_);
+  const auto acme = tenant("Acme");
+  store->write([&](Transaction& tx) { tx.insertTenant(acme); });
+  EXPECT_EQ(store->read([&](Transaction& tx) { return tx.findTenant(acme.id); }), acme);
+
+  try {
+    store->write([&](Transaction& tx) {
+      tx.insertTenant(tenant("Globex"));
+      tx.insertTenant(tenant("ACME"));  // names compare without case
+    });
+    FAIL() << "duplicate tenant name accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kConflict);
+    EXPECT_THAT(e.what(), HasSubstr("ACME"));
+  }
+  // Globex was in the same transaction: it is gone too.
+  const auto tenants = store->read([](Transaction& tx) { return tx.listTenants(); });
+  ASSERT_EQ(tenants.size(), 1u);
+  EXPECT_EQ(tenants[0].name, "Acme");
+}
+
+TEST_F(StoreTest, ForeignKeysAreEnforced) {
+  auto store = openSqliteStore(path_);
+  try {
+    store->write([](Transaction& tx) { tx.insertVlanRange({"r", "no-such-host", 10, 20, false}); });
+    FAIL() << "range for an unknown cloud host accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kConflict);
+  }
+}
+
+TEST_F(StoreTest, VlanRangesMayNotOverlapAndAllocationIsLowestFirst) {
+  auto store = openSqliteStore(path_);
+  const auto tenants = seed(*store, 100, 102, 2);
+  try {
+    store->write([](Transaction& tx) { tx.insertVlanRange({"range-2", "ch", 90, 100, false}); });
+    FAIL() << "overlapping range accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kConflict);
+    EXPECT_THAT(e.what(), HasSubstr("overlaps range 100-102"));
+  }
+  store->write([](Transaction& tx) { tx.insertVlanRange({"range-2", "ch", 200, 200, false}); });
+
+  EXPECT_EQ(allocate(*store, tenants[0]), 100u);
+  EXPECT_EQ(allocate(*store, tenants[1]), 101u);
+  EXPECT_EQ(allocate(*store, tenants[0]), 102u);
+  EXPECT_EQ(allocate(*store, tenants[1]), std::nullopt);  // internet range exhausted
+  EXPECT_EQ(store->write([&](Transaction& tx) {
+    return tx.tenant(tenants[1])->allocateVlan("ch", false, "net-x");
+  }),
+            200u);
+
+  // Each tenant scope sees its own VLANs only.
+  const auto mine = store->read([&](Transaction& tx) { return tx.tenant(tenants[0])->vlans(); });
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0].vlanId, 100u);
+  EXPECT_EQ(mine[1].vlanId, 102u);
+  EXPECT_EQ(mine[0].tenantId, tenants[0]);
+
+  EXPECT_EQ(
+      store->write([&](Transaction& tx) { return tx.tenant(tenants[0])->releaseVlans("ch"); }), 2u);
+  EXPECT_EQ(allocate(*store, tenants[1]), 100u);
+
+  try {
+    store->write([](Transaction& tx) { tx.deleteCloudHost("ch"); });
+    FAIL() << "cloud host with allocated VLANs deleted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kConflict);
+  }
+}
+
+TEST_F(StoreTest, ConcurrentWritersFromThreadsNeverShareAVlan) {
+  auto store = openSqliteStore(path_);
+  constexpr int kThreads = 8, kEach = 50;
+  const auto tenants = seed(*store, 1, kThreads * kEach, kThreads);
+  std::vector<std::vector<std::uint32_t>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        if (auto vlan = allocate(*store, tenants[t])) got[t].push_back(*vlan);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<std::uint32_t> distinct;
+  for (const auto& vlans : got) {
+    EXPECT_EQ(vlans.size(), static_cast<std::size_t>(kEach));
+    distinct.insert(vlans.begin(), vlans.end());
+  }
+  EXPECT_EQ(distinct.size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(allocate(*store, tenants[0]), std::nullopt);
+}
+
+TEST_F(StoreTest, ConcurrentWritersFromTwoProcessesNeverShareAVlan) {
+  std::vector<std::string> tenants;
+  {
+    auto store = openSqliteStore(path_);
+    tenants = seed(*store, 1, 300, 2);
+  }
+  std::vector<pid_t> children;
+  for (int p = 0; p < 2; ++p) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      int allocated = 0;
+      try {
+        auto store = openSqliteStore(path_);
+        for (int i = 0; i < 150; ++i) allocated += allocate(*store, tenants[p]).has_value() ? 1 : 0;
+      } catch (...) {
+        _exit(2);
+      }
+      _exit(allocated == 150 ? 0 : 1);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  auto store = openSqliteStore(path_);
+  std::set<std::uint32_t> distinct;
+  for (const auto& id : tenants) {
+    const auto vlans = store->read([&](Transaction& tx) { return tx.tenant(id)->vlans(); });
+    EXPECT_EQ(vlans.size(), 150u);
+    for (const auto& v : vlans) distinct.insert(v.vlanId);
+  }
+  EXPECT_EQ(distinct.size(), 300u);
+}
+
+TEST_F(StoreTest, MigratesFromThePreviousSchemaVersion) {
+  const int previous = latestSchemaVersion() - 1;
+  ASSERT_GE(previous, 1);
+  {
+    SQLite::Database db(path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(db, previous);
+    db.exec(
+        "INSERT INTO tenants (id, name, created_unix) VALUES ('tnt-old', 'Old Tenant', 1600000000);"
+        "INSERT INTO cloud_hosts (id, name, plugin, config_json, created_unix) "
+        "VALUES ('ch', 'old host', 'vsphere-mock', '{}', 1600000000);");
+    ASSERT_EQ(db.execAndGet("PRAGMA user_version").getInt(), previous);
+  }
+  auto store = openSqliteStore(path_);
+  EXPECT_EQ(store->schemaVersion(), latestSchemaVersion());
+  const auto old = store->read([](Transaction& tx) { return tx.findTenant("tnt-old"); });
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->name, "Old Tenant");
+  EXPECT_TRUE(old->enabled);
+  EXPECT_EQ(old->maxConcurrentTasks, 10u);
+  // What the new version added works on the old data.
+  store->write([](Transaction& tx) { tx.insertVlanRange({"r", "ch", 5, 5, false}); });
+  EXPECT_EQ(store->write([](Transaction& tx) {
+    return tx.tenant("tnt-old")->allocateVlan("ch", false, "n");
+  }),
+            5u);
+}
+
+TEST_F(StoreTest, NewerSchemaIsRefused) {
+  {
+    SQLite::Database db(path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA user_version = " + std::to_string(latestSchemaVersion() + 1));
+  }
+  try {
+    openSqliteStore(path_);
+    FAIL() << "newer schema accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kSchema);
+    EXPECT_THAT(e.what(), HasSubstr("upgrade Warmsite"));
+  }
+}
+
+TEST_F(StoreTest, FileThatIsNotADatabaseIsAClearError) {
+  std::ofstream(path_) << std::string(8192, 'x');
+  try {
+    openSqliteStore(path_);
+    FAIL() << "garbage file opened";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kCorrupt);
+    EXPECT_THAT(e.what(), HasSubstr(path_.string()));
+    EXPECT_THAT(e.what(), HasSubstr("not a database"));
+  }
+}
+
+TEST_F(StoreTest, DamagedDatabaseIsRefusedAtOpen) {
+  {
+    auto store = openSqliteStore(path_);
+    seed(*store, 1, 4000, 50);  // several pages of rows
+  }
+  {
+    SQLite::Database db(path_.string(), SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  const auto size = std::filesystem::file_size(path_);
+  ASSERT_GT(size, 8 * 4096u);
+  {
+    std::fstream file(path_, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(size / 2));
+    const std::string noise(3 * 4096, '\x5a');
+    file.write(noise.data(), static_cast<std::streamsize>(noise.size()));
+  }
+  try {
+    openSqliteStore(path_);
+    FAIL() << "damaged database opened";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kCorrupt) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr(path_.string()));
+  }
+}
+
+TEST_F(StoreTest, DirectoryOrMissingParentIsAnIoError) {
+  for (const auto& bad : {dir_, dir_ / "missing" / "warmsite.db"}) {
+    try {
+      openSqliteStore(bad);
+      FAIL() << bad << " opened";
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.kind(), StoreError::Kind::kIo) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr(bad.string()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace warmsite::store
