@@ -74,6 +74,11 @@ plugin::Error notFound(const std::string& what, const std::string& id) {
   return makeError(ErrorCode::kNotFound, what + " " + id + " not found", "ManagedObjectNotFound");
 }
 
+plugin::Error existsWithOtherSpec(const std::string& what, const std::string& id) {
+  return makeError(ErrorCode::kAlreadyExists, what + " " + id + " already exists with another spec",
+                   "DuplicateName");
+}
+
 bool validId(const std::string& id) {
   return !id.empty() && id.size() <= 128;
 }
@@ -309,9 +314,7 @@ plugin::Result<plugin::MachineInfo> SimulatedVcenter::createReplica(
     if (it->second.info.kind == plugin::MachineKind::kReplica && it->second.spec == spec) {
       return it->second.info;
     }
-    return makeError(ErrorCode::kAlreadyExists,
-                     "machine " + spec.replicaId + " already exists with another spec",
-                     "DuplicateName");
+    return existsWithOtherSpec("machine", spec.replicaId);
   }
   auto poolIt = state_.pools.find(spec.subscriptionId);
   if (poolIt == state_.pools.end())
@@ -603,9 +606,7 @@ plugin::Result<plugin::NetworkInfo> SimulatedVcenter::createTenantNetwork(
   std::lock_guard lock(mutex_);
   if (auto it = state_.portGroups.find(spec.networkId); it != state_.portGroups.end()) {
     if (it->second.spec == spec) return it->second.info;
-    return makeError(ErrorCode::kAlreadyExists,
-                     "network " + spec.networkId + " already exists with another spec",
-                     "DuplicateName");
+    return existsWithOtherSpec("network", spec.networkId);
   }
   auto pool = state_.pools.find(spec.subscriptionId);
   if (pool == state_.pools.end())
@@ -753,9 +754,7 @@ plugin::Status SimulatedVcenter::createBubble(const plugin::BubbleSpec& spec) {
   std::lock_guard lock(mutex_);
   if (auto it = state_.bubbles.find(spec.bubbleId); it != state_.bubbles.end()) {
     if (it->second.spec == spec) return {};
-    return makeError(ErrorCode::kAlreadyExists,
-                     "bubble " + spec.bubbleId + " already exists with another spec",
-                     "DuplicateName");
+    return existsWithOtherSpec("bubble", spec.bubbleId);
   }
   for (const auto& source : spec.sourceNetworkIds) {
     auto group = state_.portGroups.find(source);
@@ -811,9 +810,7 @@ plugin::Result<plugin::MachineInfo> SimulatedVcenter::createTestCopy(
     if (it->second.info.kind == plugin::MachineKind::kTestCopy && it->second.copySpec == spec) {
       return it->second.info;
     }
-    return makeError(ErrorCode::kAlreadyExists,
-                     "machine " + spec.copyId + " already exists with another spec",
-                     "DuplicateName");
+    return existsWithOtherSpec("machine", spec.copyId);
   }
   auto source = state_.vms.find(spec.sourceReplicaId);
   if (source == state_.vms.end() || source->second.info.kind != plugin::MachineKind::kReplica) {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite: once as a normal build and once
+# under AddressSanitizer + UBSan (set WARMSITE_SKIP_SANITIZERS=1 to skip that pass).
+# Extra arguments go to ctest, e.g. scripts/test.sh -L store
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-deps.sh
+bash scripts/build.sh build
+(cd build && ctest --output-on-failure -j "$(nproc)" "$@")
+if [ "${WARMSITE_SKIP_SANITIZERS:-0}" != 1 ]; then
+  bash scripts/build.sh build-asan -DWARMSITE_SANITIZE=ON -DWARMSITE_BUILD_BENCH=OFF
+  (cd build-asan && ASAN_OPTIONS=abort_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure -j "$(nproc)" "$@")
+fi
