@@ -52,6 +52,117 @@ CREATE TABLE vlans (
 CREATE INDEX vlans_free ON vlans(cloud_host_id, internet, vlan_id) WHERE tenant_id IS NULL;
 CREATE INDEX vlans_by_tenant ON vlans(tenant_id, cloud_host_id) WHERE tenant_id IS NOT NULL;
 )sql"},
+    {3, "accounts, sessions, audit, settings, public IPs, plans, subscriptions, tasks", R"sql(
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  role TEXT NOT NULL CHECK (role IN ('provider', 'tenant')),
+  tenant_id TEXT UNIQUE REFERENCES tenants(id) ON DELETE CASCADE,
+  password_hash TEXT NOT NULL,
+  failed_logins INTEGER NOT NULL DEFAULT 0,
+  locked_until_unix INTEGER,
+  created_unix INTEGER NOT NULL,
+  CHECK ((role = 'tenant') = (tenant_id IS NOT NULL))
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_unix INTEGER NOT NULL,
+  expires_unix INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_account ON sessions(account_id);
+-- No foreign keys: the history outlives the tenants and accounts it names.
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_unix_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  actor_role TEXT NOT NULL,
+  tenant_id TEXT,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_by_tenant ON audit_log(tenant_id, id);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE plans (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  cloud_host_id TEXT NOT NULL REFERENCES cloud_hosts(id),
+  cpu_mhz INTEGER CHECK (cpu_mhz IS NULL OR cpu_mhz >= 1),
+  memory_mb INTEGER CHECK (memory_mb IS NULL OR memory_mb >= 1),
+  networks_with_internet INTEGER NOT NULL CHECK (networks_with_internet >= 0),
+  networks_without_internet INTEGER NOT NULL CHECK (networks_without_internet >= 0),
+  created_unix INTEGER NOT NULL,
+  updated_unix INTEGER NOT NULL
+);
+CREATE TABLE plan_storages (
+  plan_id TEXT NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  backend_storage TEXT NOT NULL,
+  quota_gb INTEGER NOT NULL CHECK (quota_gb >= 1),
+  PRIMARY KEY (plan_id, name)
+);
+CREATE TABLE subscriptions (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  plan_id TEXT NOT NULL REFERENCES plans(id),
+  cloud_host_id TEXT NOT NULL REFERENCES cloud_hosts(id),
+  state TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  public_ip_count INTEGER NOT NULL,
+  created_unix INTEGER NOT NULL,
+  UNIQUE (tenant_id, plan_id)
+);
+CREATE INDEX subscriptions_by_plan ON subscriptions(plan_id);
+CREATE TABLE subscription_networks (
+  network_id TEXT PRIMARY KEY,
+  subscription_id TEXT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  vlan_id INTEGER NOT NULL,
+  internet INTEGER NOT NULL CHECK (internet IN (0, 1))
+);
+CREATE INDEX subscription_networks_by_subscription ON subscription_networks(subscription_id, position);
+-- sort_key: the address bytes, so allocation can take the lowest free address of the pool.
+CREATE TABLE public_ips (
+  address TEXT PRIMARY KEY,
+  family INTEGER NOT NULL CHECK (family IN (4, 6)),
+  sort_key BLOB NOT NULL,
+  tenant_id TEXT REFERENCES tenants(id),
+  subscription_id TEXT REFERENCES subscriptions(id),
+  CHECK ((tenant_id IS NULL) = (subscription_id IS NULL))
+);
+CREATE INDEX public_ips_free ON public_ips(sort_key) WHERE tenant_id IS NULL;
+CREATE INDEX public_ips_by_tenant ON public_ips(tenant_id) WHERE tenant_id IS NOT NULL;
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  progress INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL,
+  created_unix INTEGER NOT NULL,
+  started_unix INTEGER,
+  finished_unix INTEGER
+);
+CREATE INDEX tasks_by_state ON tasks(state, created_unix);
+CREATE INDEX tasks_by_tenant ON tasks(tenant_id, created_unix);
+CREATE TABLE replicas (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  subscription_id TEXT NOT NULL REFERENCES subscriptions(id),
+  name TEXT NOT NULL,
+  created_unix INTEGER NOT NULL
+);
+CREATE INDEX replicas_by_subscription ON replicas(subscription_id);
+)sql"},
 };
 
 }  // namespace

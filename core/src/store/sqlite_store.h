@@ -7,13 +7,15 @@
 #include <filesystem>
 #include <memory>
 
+#include "store/secret_cipher.h"
 #include "store/store.h"
 
 namespace warmsite::store {
 
 struct SqliteOptions {
   std::chrono::milliseconds busyTimeout{5000};
-  bool integrityCheckAtOpen = true;  // PRAGMA quick_check: refuse a damaged file at start
+  bool integrityCheckAtOpen = true;            // PRAGMA quick_check: refuse a damaged file at start
+  std::shared_ptr<const SecretCipher> cipher;  // null: cloud host configs stored as plaintext
 };
 
 // Opens (creating when missing) and migrates the database at `path`. Throws StoreError with the

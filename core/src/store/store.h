@@ -4,7 +4,8 @@
 // share state. One request = one transaction: a handler opens it, calls the repositories, commits.
 //
 // Tenant data is reached only through TenantScope, which carries the tenant id into every query:
-// a handler cannot forget the filter, because it never writes one.
+// a handler cannot forget the filter, because it never writes one. Provider-scope methods on
+// Transaction serve SP administrators, who see every tenant.
 
 #include <cstdint>
 #include <memory>
@@ -42,13 +43,36 @@ class TenantScope {
   virtual ~TenantScope() = default;
   const std::string& tenantId() const noexcept { return tenantId_; }
 
-  // Takes the lowest free VLAN of `cloudHostId` from its ranges with (or without) internet for
-  // `networkId`; nullopt when those ranges are exhausted.
+  // VLANs: takes the lowest free VLAN of `cloudHostId` from its ranges with (or without) internet
+  // for `networkId`; nullopt when those ranges are exhausted.
   virtual std::optional<std::uint32_t> allocateVlan(const std::string& cloudHostId, bool internet,
                                                     const std::string& networkId) = 0;
   virtual std::vector<domain::VlanAllocation> vlans() = 0;
   // Frees every VLAN of this tenant on `cloudHostId`; returns how many.
   virtual std::size_t releaseVlans(const std::string& cloudHostId) = 0;
+
+  // Public IPs: takes `count` free addresses (lowest first) for a subscription; fewer free than
+  // asked returns an empty vector and takes none.
+  virtual std::vector<std::string> allocatePublicIps(std::uint32_t count,
+                                                     const std::string& subscriptionId) = 0;
+  virtual std::vector<domain::PublicIp> publicIps() = 0;
+
+  // Subscriptions with their networks and public IPs.
+  virtual void insertSubscription(const domain::Subscription& subscription) = 0;
+  virtual std::optional<domain::Subscription> findSubscription(const std::string& id) = 0;
+  virtual std::vector<domain::Subscription> subscriptions() = 0;
+  virtual void setSubscriptionState(const std::string& id, domain::SubscriptionState state,
+                                    const std::string& error) = 0;
+  // Adds a network to a subscription (after a plan edit raised its network count).
+  virtual void addSubscriptionNetwork(const std::string& subscriptionId,
+                                      const domain::SubscriptionNetwork& network) = 0;
+  // Deletes the subscription and frees its VLANs and public IPs.
+  virtual void deleteSubscription(const std::string& id) = 0;
+  virtual std::size_t replicaCount(const std::string& subscriptionId) = 0;
+
+  // Tasks of this tenant.
+  virtual std::optional<domain::Task> findTask(const std::string& id) = 0;
+  virtual std::vector<domain::Task> tasks(std::uint32_t limit) = 0;
 
  protected:
   explicit TenantScope(std::string tenantId) : tenantId_(std::move(tenantId)) {}
@@ -63,21 +87,80 @@ class Transaction {
   virtual ~Transaction() = default;
   virtual void commit() = 0;
 
-  // Tenants (provider scope: the SP lists and edits all of them).
+  virtual std::unique_ptr<TenantScope> tenant(const std::string& tenantId) = 0;
+
+  // ---- tenants (names compare without case)
   virtual void insertTenant(const domain::Tenant& tenant) = 0;  // duplicate name: kConflict
   virtual std::optional<domain::Tenant> findTenant(const std::string& id) = 0;
   virtual std::vector<domain::Tenant> listTenants() = 0;
-  virtual std::unique_ptr<TenantScope> tenant(const std::string& tenantId) = 0;
+  virtual void updateTenant(const domain::Tenant& tenant) = 0;  // kNotFound, kConflict
+  // Deletes the tenant and its account and sessions; kConflict while it has subscriptions.
+  virtual void deleteTenant(const std::string& id) = 0;
 
-  // Cloud hosts.
+  // ---- accounts and sessions
+  virtual void insertAccount(const domain::Account& account) = 0;  // duplicate name: kConflict
+  virtual std::optional<domain::Account> findAccount(const std::string& id) = 0;
+  virtual std::optional<domain::Account> findAccountByName(const std::string& name) = 0;
+  virtual std::optional<domain::Account> findTenantAccount(const std::string& tenantId) = 0;
+  virtual std::vector<domain::Account> listProviderAccounts() = 0;
+  virtual void updateAccount(const domain::Account& account) = 0;  // kNotFound
+  virtual void deleteAccount(const std::string& id) = 0;           // kNotFound
+  virtual void insertSession(const domain::Session& session) = 0;
+  virtual std::optional<domain::Session> findSession(const std::string& tokenHash) = 0;
+  virtual void deleteSession(const std::string& tokenHash) = 0;
+  virtual std::size_t deleteSessionsOf(const std::string& accountId) = 0;
+  virtual std::size_t deleteExpiredSessions(std::int64_t nowUnix) = 0;
+
+  // ---- audit and service settings
+  virtual void appendAudit(const domain::AuditEntry& entry) = 0;
+  virtual std::vector<domain::AuditEntry> queryAudit(const domain::AuditQuery& query) = 0;
+  virtual domain::Maintenance maintenance() = 0;
+  virtual void setMaintenance(const domain::Maintenance& maintenance) = 0;
+
+  // ---- cloud hosts (config encrypted at rest when the store has a cipher)
   virtual void insertCloudHost(const domain::CloudHost& host) = 0;  // duplicate name: kConflict
   virtual std::optional<domain::CloudHost> findCloudHost(const std::string& id) = 0;
   virtual std::vector<domain::CloudHost> listCloudHosts() = 0;
-  virtual void deleteCloudHost(const std::string& id) = 0;  // kNotFound; in use: kConflict
+  virtual void updateCloudHost(const domain::CloudHost& host) = 0;  // kNotFound
+  // kNotFound; kConflict while plans use it or VLANs of it are allocated.
+  virtual void deleteCloudHost(const std::string& id) = 0;
 
-  // VLAN ranges of a cloud host. A range overlapping another of the same host is kConflict.
+  // ---- VLAN ranges. A range overlapping another of the same host is kConflict. Editing or
+  // deleting a range keeps the VLANs already allocated from it with their tenants.
   virtual void insertVlanRange(const domain::VlanRange& range) = 0;
+  virtual std::optional<domain::VlanRange> findVlanRange(const std::string& id) = 0;
   virtual std::vector<domain::VlanRange> listVlanRanges(const std::string& cloudHostId) = 0;
+  virtual void updateVlanRange(const domain::VlanRange& range) = 0;
+  virtual void deleteVlanRange(const std::string& id) = 0;
+  // Free VLANs of a host with (or without) internet.
+  virtual std::size_t freeVlanCount(const std::string& cloudHostId, bool internet) = 0;
+
+  // ---- public IP pool
+  virtual void insertPublicIps(
+      const std::vector<domain::PublicIp>& addresses) = 0;  // dup: kConflict
+  virtual std::vector<domain::PublicIp> listPublicIps() = 0;
+  virtual void deletePublicIp(const std::string& address) = 0;  // kNotFound; allocated: kConflict
+  virtual std::size_t freePublicIpCount() = 0;
+
+  // ---- hardware plans
+  virtual void insertPlan(const domain::HardwarePlan& plan) = 0;  // duplicate name: kConflict
+  virtual std::optional<domain::HardwarePlan> findPlan(const std::string& id) = 0;
+  virtual std::vector<domain::HardwarePlan> listPlans() = 0;
+  virtual void updatePlan(const domain::HardwarePlan& plan) = 0;  // kNotFound
+  virtual void deletePlan(const std::string& id) = 0;  // kNotFound; subscribers: kConflict
+
+  // ---- subscriptions, all tenants (provider scope; tenants use TenantScope)
+  virtual std::optional<domain::Subscription> findAnySubscription(const std::string& id) = 0;
+  virtual std::vector<domain::Subscription> listSubscriptions() = 0;
+  virtual std::vector<domain::Subscription> planSubscriptions(const std::string& planId) = 0;
+
+  // ---- tasks
+  virtual void insertTask(const domain::Task& task) = 0;
+  virtual std::optional<domain::Task> findAnyTask(const std::string& id) = 0;
+  virtual std::vector<domain::Task> listTasks(std::uint32_t limit) = 0;
+  // Tasks in a state, oldest first (the engine's queue).
+  virtual std::vector<domain::Task> tasksInState(domain::TaskState state) = 0;
+  virtual void updateTask(const domain::Task& task) = 0;  // kNotFound
 };
 
 class Store {

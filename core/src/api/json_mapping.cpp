@@ -1,0 +1,172 @@
+#include "api/json_mapping.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace warmsite::api {
+
+namespace {
+
+nlohmann::json limit(const std::optional<std::uint64_t>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json("unlimited");
+}
+
+nlohmann::json optionalTime(const std::optional<std::int64_t>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json optionalText(const std::string& value) {
+  return value.empty() ? nlohmann::json(nullptr) : nlohmann::json(value);
+}
+
+bool looksSecret(std::string key) {
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  for (const char* marker : {"password", "secret", "token", "key", "credential"}) {
+    if (key.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+nlohmann::json redactSecrets(const nlohmann::json& config) {
+  if (config.is_object()) {
+    auto out = nlohmann::json::object();
+    for (const auto& [key, value] : config.items()) {
+      out[key] = looksSecret(key) && !value.is_object() ? nlohmann::json("********")
+                                                        : redactSecrets(value);
+    }
+    return out;
+  }
+  if (config.is_array()) {
+    auto out = nlohmann::json::array();
+    for (const auto& item : config) out.push_back(redactSecrets(item));
+    return out;
+  }
+  return config;
+}
+
+nlohmann::json toJson(const domain::Tenant& tenant) {
+  return {{"id", tenant.id},
+          {"name", tenant.name},
+          {"description", tenant.description},
+          {"enabled", tenant.enabled},
+          {"lease_expires_at", optionalTime(tenant.leaseExpiresUnix)},
+          {"max_concurrent_tasks", tenant.maxConcurrentTasks},
+          {"created_at", tenant.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::Account& account) {
+  return {{"id", account.id},
+          {"name", account.name},
+          {"role", domain::toString(account.role)},
+          {"tenant_id", optionalText(account.tenantId)},
+          {"locked_until", optionalTime(account.lockedUntilUnix)},
+          {"created_at", account.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::CloudHost& host, const nlohmann::json& status) {
+  nlohmann::json config = nlohmann::json::parse(host.configJson, nullptr, false);
+  return {{"id", host.id},
+          {"name", host.name},
+          {"plugin", host.plugin},
+          {"config", config.is_discarded() ? nlohmann::json(nullptr) : redactSecrets(config)},
+          {"status", status},
+          {"created_at", host.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::VlanRange& range) {
+  return {{"id", range.id},
+          {"cloud_host_id", range.cloudHostId},
+          {"first", range.first},
+          {"last", range.last},
+          {"internet", range.internet}};
+}
+
+nlohmann::json toJson(const domain::PublicIp& ip) {
+  return {{"address", ip.address},
+          {"family", ip.family == 4 ? "ipv4" : "ipv6"},
+          {"tenant_id", optionalText(ip.tenantId)},
+          {"subscription_id", optionalText(ip.subscriptionId)}};
+}
+
+nlohmann::json toJson(const domain::HardwarePlan& plan) {
+  auto storages = nlohmann::json::array();
+  for (const auto& storage : plan.storages) {
+    storages.push_back({{"name", storage.name},
+                        {"backend_storage", storage.backendStorage},
+                        {"quota_gb", storage.quotaGb}});
+  }
+  return {{"id", plan.id},
+          {"name", plan.name},
+          {"description", plan.description},
+          {"cloud_host_id", plan.cloudHostId},
+          {"cpu_mhz", limit(plan.cpuMhz)},
+          {"memory_mb", limit(plan.memoryMb)},
+          {"storages", storages},
+          {"networks_with_internet", plan.networksWithInternet},
+          {"networks_without_internet", plan.networksWithoutInternet},
+          {"created_at", plan.createdUnix},
+          {"updated_at", plan.updatedUnix}};
+}
+
+nlohmann::json toJson(const domain::Subscription& subscription) {
+  auto networks = nlohmann::json::array();
+  for (const auto& network : subscription.networks) {
+    networks.push_back({{"id", network.networkId},
+                        {"name", network.name},
+                        {"vlan_id", network.vlanId},
+                        {"internet", network.internet}});
+  }
+  return {{"id", subscription.id},
+          {"tenant_id", subscription.tenantId},
+          {"plan_id", subscription.planId},
+          {"cloud_host_id", subscription.cloudHostId},
+          {"state", domain::toString(subscription.state)},
+          {"error", optionalText(subscription.error)},
+          {"public_ip_count", subscription.publicIpCount},
+          {"public_ips", subscription.publicIps},
+          {"networks", networks},
+          {"created_at", subscription.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::Task& task) {
+  return {{"id", task.id},
+          {"tenant_id", optionalText(task.tenantId)},
+          {"kind", task.kind},
+          {"target_id", task.targetId},
+          {"state", domain::toString(task.state)},
+          {"progress", task.progress},
+          {"error", optionalText(task.error)},
+          {"created_by", task.createdBy},
+          {"created_at", task.createdUnix},
+          {"started_at", optionalTime(task.startedUnix)},
+          {"finished_at", optionalTime(task.finishedUnix)}};
+}
+
+nlohmann::json toJson(const domain::AuditEntry& entry) {
+  return {{"id", entry.id},
+          {"at_ms", entry.atUnixMs},
+          {"actor", entry.actor},
+          {"actor_role", entry.actorRole},
+          {"tenant_id", optionalText(entry.tenantId)},
+          {"method", entry.method},
+          {"path", entry.path},
+          {"status", entry.status},
+          {"result", entry.result},
+          {"message", entry.message}};
+}
+
+nlohmann::json toJson(const security::CertificateInfo& info) {
+  return {{"subject", info.subject},
+          {"issuer", info.issuer},
+          {"subject_alt_names", info.subjectAltNames},
+          {"thumbprint_sha256", info.thumbprintSha256},
+          {"serial", info.serial},
+          {"not_before", info.notBeforeUnix},
+          {"not_after", info.notAfterUnix},
+          {"self_signed", info.selfSigned}};
+}
+
+}  // namespace warmsite::api

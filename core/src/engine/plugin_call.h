@@ -1,0 +1,47 @@
+#pragma once
+// Calling a plugin from a task: transient errors (kUnavailable, kTimeout) are retried with
+// exponential backoff; any other error, or the last transient one, fails the task with a message
+// naming the operation and the backend's own code.
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+#include "engine/task_engine.h"
+#include "warmsite/plugin/result.h"
+#include "warmsite/plugin/types.h"
+
+namespace warmsite::engine {
+
+struct RetryPolicy {
+  int attempts = 4;
+  std::chrono::milliseconds firstBackoff{200};
+  std::chrono::milliseconds callTimeout{std::chrono::minutes(5)};
+};
+
+std::string describe(const plugin::Error& error);
+
+// `call(ctx)` returns a plugin::Result or Status; the value of the successful call is returned.
+template <typename Call>
+auto callPlugin(const std::string& what, Call&& call, const RetryPolicy& policy = {}) {
+  auto backoff = policy.firstBackoff;
+  for (int attempt = 1;; ++attempt) {
+    auto result = call(plugin::CallContext::withTimeout(policy.callTimeout));
+    if (result.ok()) {
+      if constexpr (std::is_same_v<decltype(result), plugin::Status>) {
+        return;
+      } else {
+        return std::move(result).value();
+      }
+    }
+    if (!result.error().transient() || attempt >= policy.attempts) {
+      throw TaskFailed(what + ": " + describe(result.error()) +
+                       (attempt > 1 ? " (after " + std::to_string(attempt) + " attempts)" : ""));
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+}
+
+}  // namespace warmsite::engine

@@ -1,0 +1,95 @@
+#include "store/sqlite_connection.h"
+
+#include <sqlite3.h>
+
+namespace warmsite::store::sqlite {
+
+using Kind = StoreError::Kind;
+
+StoreError translate(const SQLite::Exception& e, const std::string& context) {
+  const int primary = e.getErrorCode() & 0xff;
+  const std::string message = context + ": " + e.what();
+  switch (primary) {
+    case SQLITE_CONSTRAINT:
+      return StoreError(Kind::kConflict, message);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return StoreError(Kind::kBusy, message + " (another writer holds the database)");
+    case SQLITE_FULL:
+      return StoreError(Kind::kFull, message + " (free disk space and retry)");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return StoreError(Kind::kCorrupt, message);
+    default:
+      return StoreError(Kind::kIo, message);
+  }
+}
+
+std::unique_ptr<SQLite::Database> ConnectionPool::acquire() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      auto db = std::move(idle_.back());
+      idle_.pop_back();
+      return db;
+    }
+  }
+  return guarded("open store " + path_.string(), [&] {
+    auto db = std::make_unique<SQLite::Database>(path_.string(),
+                                                 SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                                 static_cast<int>(options_.busyTimeout.count()));
+    db->exec("PRAGMA foreign_keys = ON");     // per connection: SQLite's default is off
+    db->exec("PRAGMA synchronous = NORMAL");  // WAL + NORMAL: durable across process crashes
+    return db;
+  });
+}
+
+void ConnectionPool::release(std::unique_ptr<SQLite::Database> db) {
+  std::lock_guard lock(mutex_);
+  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
+}
+
+void bindOptional(SQLite::Statement& statement, int index,
+                  const std::optional<std::int64_t>& value) {
+  if (value) {
+    statement.bind(index, *value);
+  } else {
+    statement.bind(index);
+  }
+}
+
+void bindOptional(SQLite::Statement& statement, int index,
+                  const std::optional<std::uint64_t>& value) {
+  bindOptional(
+      statement, index,
+      value ? std::optional<std::int64_t>(static_cast<std::int64_t>(*value)) : std::nullopt);
+}
+
+void bindText(SQLite::Statement& statement, int index, const std::string& value) {
+  if (value.empty()) {
+    statement.bind(index);
+  } else {
+    statement.bind(index, value);
+  }
+}
+
+std::optional<std::int64_t> optionalInt64(const SQLite::Column& column) {
+  if (column.isNull()) return std::nullopt;
+  return column.getInt64();
+}
+
+std::optional<std::uint64_t> optionalUint64(const SQLite::Column& column) {
+  if (column.isNull()) return std::nullopt;
+  return static_cast<std::uint64_t>(column.getInt64());
+}
+
+std::string textOrEmpty(const SQLite::Column& column) {
+  return column.isNull() ? "" : column.getString();
+}
+
+void bindAll(SQLite::Statement& statement, const std::vector<std::string>& values) {
+  int index = 1;
+  for (const auto& value : values) statement.bind(index++, value);
+}
+
+}  // namespace warmsite::store::sqlite
