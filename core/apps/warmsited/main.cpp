@@ -1,22 +1,19 @@
-// warmsited: the Warmsite orchestrator daemon. Opens the store, loads the plugins, attaches every
-// registered cloud host, and runs until SIGTERM or SIGINT.
+// warmsited: the Warmsite orchestrator daemon. Runs until SIGTERM or SIGINT, then drains.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <filesystem>
+#include <fstream>
 
-#include "domain/ids.h"
-#include "plugins/cloud_host_registry.h"
-#include "plugins/plugin_catalog.h"
-#include "store/sqlite_store.h"
+#include "daemon/orchestrator.h"
+#include "store/store.h"
 
 namespace {
 
 std::filesystem::path defaultPluginDir() {
-  // Next to the build tree's bin/ (build/plugins) or the installed lib/warmsite/plugins.
+  // build/bin/../plugins in the build tree, <prefix>/lib/warmsite/plugins when installed.
   const auto exe = std::filesystem::read_symlink("/proc/self/exe").parent_path();
   for (const auto& candidate : {exe / "../plugins", exe / "../lib/warmsite/plugins"}) {
     if (std::filesystem::is_directory(candidate)) return std::filesystem::canonical(candidate);
@@ -24,37 +21,81 @@ std::filesystem::path defaultPluginDir() {
   return exe / "../lib/warmsite/plugins";
 }
 
-// On first start there is nothing to manage yet: register the lab cloud host so the daemon runs
-// on its embedded defaults.
-void registerDefaultCloudHost(warmsite::store::Store& store, const std::filesystem::path& dataDir) {
-  store.write([&](warmsite::store::Transaction& tx) {
-    if (!tx.listCloudHosts().empty()) return;
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-    const std::string config =
-        R"({"vcenter": "lab", "state_file": ")" + (dataDir / "lab-vcenter.json").string() + R"("})";
-    tx.insertCloudHost({warmsite::domain::newId("ch"), "lab", "vsphere-mock", config, now});
-    spdlog::info("registered the default cloud host \"lab\" (vsphere-mock)");
-  });
+std::string hostName() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Warmsite orchestrator daemon"};
-  std::filesystem::path dataDir = "var/warmsite";
-  std::filesystem::path pluginDir = defaultPluginDir();
+  warmsite::daemon::OrchestratorOptions options;
+  options.pluginDir = defaultPluginDir();
+  std::string listen = "0.0.0.0:6180";
+  std::filesystem::path portFile;
   bool checkPlugins = false;
-  bool defaultCloudHost = true;
-  app.add_option("--data-dir", dataDir, "Directory for the database and generated files")
+  int tokenLifetime = 12 * 3600, lockoutSeconds = 15 * 60;
+  app.add_option("--data-dir", options.dataDir, "Directory for the database, keys and certificate")
       ->capture_default_str();
-  app.add_option("--plugin-dir", pluginDir, "Directory of plugin libraries (*.so)")
+  app.add_option("--plugin-dir", options.pluginDir, "Directory of plugin libraries (*.so)")->capture_default_str();
+  app.add_option("--listen", listen, "Address and port of the HTTPS API (IPv6: [::]:6180)")->capture_default_str();
+  app.add_option("--port-file", portFile, "Write the bound port here once listening (for --listen ...:0)");
+  app.add_option("--tls-name", options.tlsNames, "DNS name for a generated certificate (repeatable)");
+  app.add_option("--tls-address", options.tlsAddresses, "IP address for a generated certificate (repeatable)");
+  app.add_option("--scrypt-log-n", options.scrypt.logN, "scrypt cost: N = 2^value")
+      ->check(CLI::Range(10, 20))
+      ->capture_default_str();
+  app.add_option("--token-lifetime", tokenLifetime, "Seconds a login token stays valid")
+      ->check(CLI::Range(10, 30 * 24 * 3600))
+      ->capture_default_str();
+  app.add_option("--lockout-attempts", options.auth.maxFailedLogins, "Failed logins before the account locks")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--lockout-seconds", lockoutSeconds, "How long a locked account stays locked")
+      ->check(CLI::Range(1, 24 * 3600))
+      ->capture_default_str();
+  app.add_option("--workers", options.engineWorkers, "Task engine worker threads")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_flag("--check-plugins", checkPlugins, "Load the plugins, report each one, and exit");
-  app.add_flag("!--no-default-cloud-host", defaultCloudHost,
+  app.add_flag("!--no-default-cloud-host", options.registerDefaultCloudHost,
                "Do not register the lab cloud host on an empty database");
   CLI11_PARSE(app, argc, argv);
+  options.auth.tokenLifetime = std::chrono::seconds(tokenLifetime);
+  options.auth.lockoutDuration = std::chrono::seconds(lockoutSeconds);
+  if (const char* password = std::getenv("WARMSITE_ADMIN_PASSWORD")) options.initialAdminPassword = password;
+
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    spdlog::critical("--listen must be ADDRESS:PORT, got \"{}\"", listen);
+    return 2;
+  }
+  options.http.address = listen.substr(0, colon);
+  if (options.http.address.size() > 2 && options.http.address.front() == '[') {
+    options.http.address = options.http.address.substr(1, options.http.address.size() - 2);
+  }
+  try {
+    options.http.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
+  } catch (const std::exception&) {
+    spdlog::critical("--listen port must be a number, got \"{}\"", listen);
+    return 2;
+  }
+  if (options.tlsNames.empty()) options.tlsNames = {hostName(), "localhost"};
+  if (options.tlsAddresses.empty()) options.tlsAddresses = {"127.0.0.1", "::1"};
+
+  if (checkPlugins) {
+    warmsite::plugins::PluginCatalog catalog;
+    catalog.loadDirectory(std::filesystem::absolute(options.pluginDir));
+    for (const auto* library : catalog.libraries()) {
+      spdlog::info("plugin {} {} loaded from {}", library->name(), library->version(), library->path().string());
+    }
+    for (const auto& failure : catalog.failures()) {
+      spdlog::error("plugin not loaded ({}): {}", warmsite::plugins::toString(failure.cause), failure.message);
+    }
+    return catalog.failures().empty() ? 0 : 1;
+  }
 
   // Signals go to sigwait below, not to whichever thread happens to run.
   sigset_t stopSignals;
@@ -63,40 +104,16 @@ int main(int argc, char** argv) {
   sigaddset(&stopSignals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
 
-  warmsite::plugins::PluginCatalog catalog;
-  catalog.loadDirectory(std::filesystem::absolute(pluginDir));
-  for (const auto* library : catalog.libraries()) {
-    spdlog::info("plugin {} {} loaded from {}", library->name(), library->version(),
-                 library->path().string());
-  }
-  for (const auto& failure : catalog.failures()) {
-    spdlog::error("plugin not loaded ({}): {}", warmsite::plugins::toString(failure.cause),
-                  failure.message);
-  }
-  if (checkPlugins) return catalog.failures().empty() ? 0 : 1;
-
   try {
-    std::filesystem::create_directories(dataDir);
-    const auto dbPath = std::filesystem::absolute(dataDir) / "warmsite.db";
-    auto store = warmsite::store::openSqliteStore(dbPath);
-    spdlog::info("store {} at schema version {}", dbPath.string(), store->schemaVersion());
-    if (defaultCloudHost) registerDefaultCloudHost(*store, std::filesystem::absolute(dataDir));
-
-    warmsite::plugins::CloudHostRegistry cloudHosts(catalog);
-    for (const auto& host : store->read([](auto& tx) { return tx.listCloudHosts(); })) {
-      auto attached = cloudHosts.attach(host);
-      if (attached.ok()) {
-        spdlog::info("cloud host {} attached ({})", host.name, host.plugin);
-      } else {
-        spdlog::error("cloud host {} not attached: {}", host.name, attached.error().message);
-      }
-    }
-
+    warmsite::daemon::Orchestrator orchestrator(options);
+    if (!portFile.empty()) std::ofstream(portFile) << orchestrator.port() << "\n";
     spdlog::info("warmsited running (pid {}); SIGTERM or SIGINT stops it", getpid());
     int signal = 0;
     sigwait(&stopSignals, &signal);
-    spdlog::info("signal {} received, stopping", signal);
-  } catch (const warmsite::store::StoreError& e) {
+    spdlog::info("signal {} received; finishing in-flight requests", signal);
+    orchestrator.stop();
+    spdlog::info("stopped");
+  } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
     return 2;
   }

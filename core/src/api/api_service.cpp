@@ -159,12 +159,17 @@ void ApiService::audit(const HttpRequest& request, const ApiRequest& apiRequest,
                       ? body["name"].get<std::string>().substr(0, 128)
                       : "anonymous";
     entry.actorRole = "anonymous";
+    entry.tenantId = tenantId;
   }
   entry.method = request.method;
   entry.path = request.path;
   entry.status = status;
   entry.result = status < 400 ? "ok" : "error";
-  entry.message = message + (apiRequest.principal ? "" : " from " + request.peer);
+  if (!apiRequest.principal)
+    entry.message =
+        message.empty() ? "from " + request.peer : message + " (from " + request.peer + ")";
+  else
+    entry.message = message;
   context_.store.write([&](store::Transaction& tx) { tx.appendAudit(entry); });
 }
 

@@ -47,6 +47,11 @@ struct ApiRequest {
 };
 
 struct ApiResponse {
+  ApiResponse() = default;
+  explicit ApiResponse(int status, nlohmann::json body = nlohmann::json::object(),
+                       std::string auditTenantId = {})
+      : status(status), body(std::move(body)), auditTenantId(std::move(auditTenantId)) {}
+
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
   std::vector<std::pair<std::string, std::string>> headers;

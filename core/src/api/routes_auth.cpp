@@ -33,7 +33,7 @@ void addAuthRoutes(Router& router, ApiContext& context) {
   router.add("POST", "/api/v1/auth/logout", Access::kAuthenticated,
              [&context](ApiRequest& request) {
                context.auth.logout(request.who().tokenHash);
-               return ApiResponse{204, {}, {}, {}};
+               return ApiResponse(204);
              });
 
   router.add("GET", "/api/v1/auth/session", Access::kAuthenticated,
@@ -73,7 +73,7 @@ void addAuthRoutes(Router& router, ApiContext& context) {
           tx.updateAccount(account);
           tx.deleteSessionsOf(account.id);  // every other session ends with the old password
         });
-        return ApiResponse{204, {}, {}, request.who().tenantId};
+        return ApiResponse(204, nlohmann::json::object(), request.who().tenantId);
       });
 }
 

@@ -151,7 +151,8 @@ void addCloudHostRoutes(Router& router, ApiContext& context) {
                try {
                  context.store.write([&](store::Transaction& tx) { tx.updateCloudHost(host); });
                } catch (...) {
-                 if (newConfig) context.cloudHosts.attach(previous);
+                 if (newConfig)
+                   (void)context.cloudHosts.attach(previous);  // best effort: the old config worked
                  throw;
                }
                return ApiResponse{200, toJson(host, statusOf(context.cloudHosts, host.id))};
@@ -164,7 +165,7 @@ void addCloudHostRoutes(Router& router, ApiContext& context) {
                  tx.deleteCloudHost(request.param("id"));
                });
                context.cloudHosts.detach(request.param("id"));
-               return ApiResponse{204};
+               return ApiResponse(204);
              });
 
   router.add("GET", "/api/v1/cloud-hosts/{id}/vlan-ranges", Access::kProvider,
@@ -212,7 +213,7 @@ void addCloudHostRoutes(Router& router, ApiContext& context) {
                  }
                  tx.deleteVlanRange(existing->id);
                });
-               return ApiResponse{204};
+               return ApiResponse(204);
              });
 }
 

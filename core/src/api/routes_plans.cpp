@@ -156,7 +156,7 @@ void addPlanRoutes(Router& router, ApiContext& context) {
       if (!tx.findPlan(request.param("id"))) throw notFound("hardware plan", request.param("id"));
       tx.deletePlan(request.param("id"));
     });
-    return ApiResponse{204};
+    return ApiResponse(204);
   });
 }
 

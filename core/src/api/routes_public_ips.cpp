@@ -42,7 +42,7 @@ void addPublicIpRoutes(Router& router, ApiContext& context) {
                  throw badRequest(error->message);
                const auto canonical = std::get<domain::IpAddress>(parsed).toString();
                context.store.write([&](store::Transaction& tx) { tx.deletePublicIp(canonical); });
-               return ApiResponse{204};
+               return ApiResponse(204);
              });
 }
 

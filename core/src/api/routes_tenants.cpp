@@ -101,7 +101,7 @@ void addTenantRoutes(Router& router, ApiContext& context) {
       if (!tx.findTenant(request.param("id"))) throw notFound("tenant", request.param("id"));
       tx.deleteTenant(request.param("id"));
     });
-    return ApiResponse{204, {}, {}, request.param("id")};
+    return ApiResponse(204, nlohmann::json::object(), request.param("id"));
   });
 
   router.add("PUT", "/api/v1/tenants/{id}/password", Access::kProvider,
@@ -120,7 +120,7 @@ void addTenantRoutes(Router& router, ApiContext& context) {
                  tx.updateAccount(*account);
                  tx.deleteSessionsOf(account->id);
                });
-               return ApiResponse{204, {}, {}, request.param("id")};
+               return ApiResponse(204, nlohmann::json::object(), request.param("id"));
              });
 
   router.add("DELETE", "/api/v1/tenants/{id}/sessions", Access::kProvider,
@@ -130,7 +130,7 @@ void addTenantRoutes(Router& router, ApiContext& context) {
                  if (!account) throw notFound("tenant", request.param("id"));
                  return tx.deleteSessionsOf(account->id);
                });
-               return ApiResponse{200, {{"sessions_ended", ended}}, {}, request.param("id")};
+               return ApiResponse(200, {{"sessions_ended", ended}}, request.param("id"));
              });
 
   router.add("GET", "/api/v1/accounts", Access::kProvider, [&context](ApiRequest&) {
@@ -170,7 +170,7 @@ void addTenantRoutes(Router& router, ApiContext& context) {
         throw conflict("the last administrator account cannot be deleted");
       tx.deleteAccount(account->id);
     });
-    return ApiResponse{204};
+    return ApiResponse(204);
   });
 }
 

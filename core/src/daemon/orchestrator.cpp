@@ -1,0 +1,112 @@
+#include "daemon/orchestrator.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "domain/ids.h"
+#include "engine/subscription_tasks.h"
+#include "security/encoding.h"
+#include "security/secret_box.h"
+#include "store/sqlite_store.h"
+
+namespace warmsite::daemon {
+
+Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(options)) {
+  std::filesystem::create_directories(options_.dataDir);
+  const auto dataDir = std::filesystem::absolute(options_.dataDir);
+
+  store::SqliteOptions storeOptions;
+  storeOptions.cipher = security::SecretBox::fromKeyFile(dataDir / "secret.key");
+  store_ = store::openSqliteStore(dataDir / "warmsite.db", storeOptions);
+  spdlog::info("store {} at schema version {}", (dataDir / "warmsite.db").string(), store_->schemaVersion());
+
+  catalog_.loadDirectory(std::filesystem::absolute(options_.pluginDir));
+  for (const auto* library : catalog_.libraries()) {
+    spdlog::info("plugin {} {} loaded from {}", library->name(), library->version(), library->path().string());
+  }
+  for (const auto& failure : catalog_.failures()) {
+    spdlog::error("plugin not loaded ({}): {}", plugins::toString(failure.cause), failure.message);
+  }
+
+  if (options_.registerDefaultCloudHost) registerDefaultCloudHost();
+  cloudHosts_ = std::make_unique<plugins::CloudHostRegistry>(catalog_);
+  for (const auto& host : store_->read([](store::Transaction& tx) { return tx.listCloudHosts(); })) {
+    auto attached = cloudHosts_->attach(host);
+    if (attached.ok()) {
+      spdlog::info("cloud host {} attached ({})", host.name, host.plugin);
+    } else {
+      spdlog::error("cloud host {} not attached: {}", host.name, attached.error().message);
+    }
+  }
+
+  engine_ = std::make_unique<engine::TaskEngine>(*store_, options_.engineWorkers);
+  engine::registerSubscriptionTasks(*engine_, *store_, *cloudHosts_);
+  engine_->start();
+
+  auth_ = std::make_unique<security::Authenticator>(*store_, security::PasswordHasher(options_.scrypt), options_.auth);
+  bootstrapAdministrator();
+
+  tls_ = std::make_unique<security::TlsIdentityManager>(security::CertificateFiles(dataDir / "tls"),
+                                                        options_.tlsNames, options_.tlsAddresses);
+  spdlog::info("TLS certificate {} (SHA-256 {})", tls_->current().info.subject, tls_->current().info.thumbprintSha256);
+
+  api_ = std::make_unique<api::ApiService>(
+      api::ApiContext{*store_, catalog_, *cloudHosts_, *engine_, *auth_, *tls_, PROJECT_VERSION});
+  server_ = std::make_unique<api::HttpServer>(
+      options_.http, [this](const api::HttpRequest& request) { return api_->handle(request); },
+      [](int status, const std::string& code, const std::string& message) {
+        return api::ApiService::errorResponse(status, code, message);
+      },
+      tls_->current());
+  tls_->onReplace([this](const security::TlsIdentity& identity) { server_->replaceIdentity(identity); });
+  server_->start();
+  spdlog::info("listening on https://{}:{}/api/v1", options_.http.address, server_->port());
+}
+
+Orchestrator::~Orchestrator() { stop(); }
+
+void Orchestrator::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_) server_->stop();
+  if (engine_) engine_->stop();
+}
+
+void Orchestrator::bootstrapAdministrator() {
+  const bool empty = store_->read([](store::Transaction& tx) { return tx.listProviderAccounts().empty(); });
+  if (!empty) return;
+  std::string password = options_.initialAdminPassword;
+  if (password.empty()) {
+    password = security::base64UrlEncode(security::randomBytes(18));
+    const auto path = std::filesystem::absolute(options_.dataDir) / "admin-password";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ::write(fd, (password + "\n").data(), password.size() + 1) < 0) {
+      if (fd >= 0) ::close(fd);
+      throw std::runtime_error("cannot write " + path.string());
+    }
+    ::close(fd);
+    spdlog::warn("created administrator \"admin\"; its password is in {} (change it, then delete the file)",
+                 path.string());
+  } else {
+    spdlog::info("created administrator \"admin\" with the configured initial password");
+  }
+  domain::Account admin{domain::newId("acc"), "admin", domain::Role::kProvider, "", auth_->hashPassword(password),
+                        0, std::nullopt, security::nowUnix()};
+  store_->write([&](store::Transaction& tx) { tx.insertAccount(admin); });
+}
+
+// On first start there is nothing to manage yet: register the lab cloud host so the daemon runs on
+// its embedded defaults.
+void Orchestrator::registerDefaultCloudHost() {
+  const auto dataDir = std::filesystem::absolute(options_.dataDir);
+  store_->write([&](store::Transaction& tx) {
+    if (!tx.listCloudHosts().empty()) return;
+    const std::string config =
+        R"({"vcenter": "lab", "state_file": ")" + (dataDir / "lab-vcenter.json").string() + R"("})";
+    tx.insertCloudHost({domain::newId("ch"), "lab", "vsphere-mock", config, security::nowUnix()});
+    spdlog::info("registered the default cloud host \"lab\" (vsphere-mock)");
+  });
+}
+
+}  // namespace warmsite::daemon
