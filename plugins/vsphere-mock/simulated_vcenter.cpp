@@ -136,6 +136,12 @@ std::shared_ptr<SimulatedVcenter> SimulatedVcenter::open(const std::string& name
   return vcenter;
 }
 
+bool SimulatedVcenter::login(const std::string& username, const std::string& password) {
+  std::lock_guard lock(mutex_);
+  if (!credentials_) credentials_.emplace(username, password);
+  return credentials_->first == username && credentials_->second == password;
+}
+
 void SimulatedVcenter::loadFromFile() {
   std::error_code ec;
   if (!std::filesystem::exists(stateFile_, ec)) return;

@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "warmsite/plugin/result.h"
@@ -46,6 +48,9 @@ class SimulatedVcenter {
   // state file, or the state file cannot be read.
   static std::shared_ptr<SimulatedVcenter> open(const std::string& name, const Topology& topology,
                                                 const std::filesystem::path& stateFile);
+
+  // The first login sets the vCenter's credentials (empty = none); later ones must match them.
+  bool login(const std::string& username, const std::string& password);
 
   plugin::Result<plugin::TenantResources> applyTenantResources(
       const plugin::TenantResourcesSpec& spec);
@@ -119,6 +124,7 @@ class SimulatedVcenter {
   void persistLocked() const;
   void loadFromFile();
 
+  std::optional<std::pair<std::string, std::string>> credentials_;  // guarded by mutex_
   const std::string name_;
   const Topology topology_;
   const std::filesystem::path stateFile_;

@@ -238,8 +238,9 @@ plugin::CreateResult create(const plugin::FactoryArgs& args) {
   try {
     const auto config = nlohmann::json::parse(args.configJson);
     if (!config.is_object()) throw std::invalid_argument("config must be a JSON object");
-    static const char* const kKnown[] = {"vcenter",         "state_file", "hosts", "datastores",
-                                         "max_nics_per_vm", "latency_ms", "faults"};
+    static const char* const kKnown[] = {"vcenter",    "state_file",      "hosts",
+                                         "datastores", "max_nics_per_vm", "latency_ms",
+                                         "faults",     "username",        "password"};
     for (const auto& [key, value] : config.items()) {
       if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
         throw std::invalid_argument("unknown config field \"" + key + "\"");
@@ -254,6 +255,12 @@ plugin::CreateResult create(const plugin::FactoryArgs& args) {
     Topology topology = parseTopology(config);
     FaultInjector faults = FaultInjector::fromConfig(config);
     auto vcenter = SimulatedVcenter::open(name, topology, stateFile);
+    if (!vcenter->login(config.value("username", ""), config.value("password", ""))) {
+      return plugin::makeError(
+          plugin::ErrorCode::kPermissionDenied,
+          "vcenter " + name + ": login failed for user \"" + config.value("username", "") + "\"",
+          "InvalidLogin");
+    }
     return std::unique_ptr<plugin::CloudHostPlugin>(std::make_unique<VsphereMockPlugin>(
         std::move(vcenter), std::move(faults), topology.maxNicsPerVm));
   } catch (const nlohmann::json::exception& e) {

@@ -25,6 +25,7 @@
 //
 // Config (JSON):
 //   {"vcenter": "vc-lab",                       // instance name; default "default"
+//    "username": "svc", "password": "...",      // optional; the first login sets them
 //    "state_file": "/var/lib/warmsite/vc.json", // optional persistence
 //    "hosts": [{"name": "esx-01", "cpu_mhz": 96000, "memory_mb": 524288}],  // 0 = unlimited
 //    "datastores": [{"name": "ds-01", "capacity_gb": 4096}],

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -96,6 +97,8 @@ struct HttpServer::Impl {
   RequestHandler handler;
   ErrorFormatter errors;
   net::io_context ioc;
+  // Keeps the network threads running while a handler works on the pool (no I/O is pending then).
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> keepRunning;
   std::optional<tcp::acceptor> acceptor;
   std::mutex tlsMutex;
   std::shared_ptr<ssl::context> tlsContext;
@@ -306,6 +309,7 @@ void HttpServer::start() {
                              std::to_string(impl.options.port) + ": " + ec.message());
   }
   impl.boundPort = impl.acceptor->local_endpoint().port();
+  impl.keepRunning.emplace(impl.ioc.get_executor());
   impl.accept();
   for (int i = 0; i < impl.options.ioThreads; ++i)
     impl.ioThreads.emplace_back([&impl] { impl.ioc.run(); });

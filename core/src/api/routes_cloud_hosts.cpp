@@ -29,8 +29,9 @@ nlohmann::json statusOf(plugins::CloudHostRegistry& registry, const std::string&
 }
 
 // Creates the plugin object for `host`, which validates its config. A refusal is a 400 carrying the
-// plugin's own message; the registry keeps what was attached before.
-void attachOrThrow(ApiContext& context, const domain::CloudHost& host) {
+// plugin's own message, and the registry goes back to `previous` (or forgets the id).
+void attachOrThrow(ApiContext& context, const domain::CloudHost& host,
+                   const std::optional<domain::CloudHost>& previous = std::nullopt) {
   const auto* library = context.catalog.find(host.plugin);
   if (library == nullptr) {
     std::string loaded;
@@ -41,6 +42,11 @@ void attachOrThrow(ApiContext& context, const domain::CloudHost& host) {
   }
   auto attached = context.cloudHosts.attach(host);
   if (!attached.ok()) {
+    if (previous) {
+      (void)context.cloudHosts.attach(*previous);  // it worked before; keep it working
+    } else {
+      context.cloudHosts.detach(host.id);
+    }
     const auto& error = attached.error();
     const bool rejected = error.cause == plugins::PluginFailure::kConfigRejected &&
                           error.pluginError.code == plugin::ErrorCode::kInvalidArgument;
@@ -146,7 +152,7 @@ void addCloudHostRoutes(Router& router, ApiContext& context) {
                if (name) host.name = *name;
                if (newConfig) {
                  host.configJson = config;
-                 attachOrThrow(context, host);
+                 attachOrThrow(context, host, previous);
                }
                try {
                  context.store.write([&](store::Transaction& tx) { tx.updateCloudHost(host); });
