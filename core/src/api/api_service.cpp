@@ -56,6 +56,8 @@ ApiService::ApiService(ApiContext context) : context_(std::move(context)) {
   addPlanRoutes(router_, context_);
   addSubscriptionRoutes(router_, context_);
   addServiceRoutes(router_, context_);
+  addReplicaRoutes(router_, context_);
+  addFailoverRoutes(router_, context_);
 }
 
 HttpResponse ApiService::errorResponse(int status, const std::string& code,

@@ -37,5 +37,7 @@ void addPublicIpRoutes(Router& router, ApiContext& context);
 void addPlanRoutes(Router& router, ApiContext& context);
 void addSubscriptionRoutes(Router& router, ApiContext& context);
 void addServiceRoutes(Router& router, ApiContext& context);
+void addReplicaRoutes(Router& router, ApiContext& context);
+void addFailoverRoutes(Router& router, ApiContext& context);
 
 }  // namespace warmsite::api

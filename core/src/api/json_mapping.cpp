@@ -169,4 +169,108 @@ nlohmann::json toJson(const security::CertificateInfo& info) {
           {"self_signed", info.selfSigned}};
 }
 
+nlohmann::json toJson(const domain::Replica& replica) {
+  auto disks = nlohmann::json::array();
+  for (const auto& disk : replica.disks) {
+    disks.push_back({{"id", disk.diskId}, {"storage", disk.storage}, {"size_gb", disk.sizeGb}});
+  }
+  auto nics = nlohmann::json::array();
+  for (const auto& nic : replica.nics) {
+    nics.push_back({{"id", nic.nicId},
+                    {"network_id", nic.networkId},
+                    {"mac", optionalText(nic.mac)},
+                    {"ip_address", optionalText(nic.ipAddress)}});
+  }
+  return {{"id", replica.id},
+          {"tenant_id", replica.tenantId},
+          {"subscription_id", replica.subscriptionId},
+          {"name", replica.name},
+          {"vcpus", replica.vcpus},
+          {"cpu_mhz", replica.cpuMhz},
+          {"memory_mb", replica.memoryMb},
+          {"disks", disks},
+          {"nics", nics},
+          {"state", domain::toString(replica.state)},
+          {"deleting", replica.deleting},
+          {"error", optionalText(replica.error)},
+          {"created_at", replica.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::RestorePoint& point) {
+  return {{"id", point.id},
+          {"replica_id", point.replicaId},
+          {"description", point.description},
+          {"created_at", point.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::FailoverPlan& plan) {
+  auto members = nlohmann::json::array();
+  for (const auto& member : plan.members) {
+    auto rules = nlohmann::json::array();
+    for (const auto& rule : member.publicIpRules) {
+      rules.push_back({{"id", rule.id},
+                       {"public_ip", rule.publicIp},
+                       {"public_port", rule.publicPort},
+                       {"protocol", rule.protocol},
+                       {"target_ip", rule.targetIp},
+                       {"target_port", rule.targetPort},
+                       {"description", rule.description}});
+    }
+    members.push_back({{"replica_id", member.replicaId},
+                       {"boot_delay_s", member.bootDelaySeconds},
+                       {"public_ip_rules", rules}});
+  }
+  auto script = [](const domain::PlanScript& s) {
+    return s.command.empty()
+               ? nlohmann::json(nullptr)
+               : nlohmann::json{{"command", s.command}, {"timeout_s", s.timeoutSeconds}};
+  };
+  return {{"id", plan.id},
+          {"tenant_id", plan.tenantId},
+          {"name", plan.name},
+          {"description", plan.description},
+          {"parallelism", plan.parallelism},
+          {"members", members},
+          {"pre_script", script(plan.preScript)},
+          {"post_script", script(plan.postScript)},
+          {"state", domain::toString(plan.state)},
+          {"last_session_id", optionalText(plan.lastSessionId)},
+          {"created_at", plan.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::FailoverSession& session) {
+  auto vms = nlohmann::json::array();
+  std::size_t finished = 0;
+  for (const auto& vm : session.vms) {
+    if (vm.state == domain::SessionVmState::kDone || vm.state == domain::SessionVmState::kFailed ||
+        vm.state == domain::SessionVmState::kSkipped) {
+      ++finished;
+    }
+    vms.push_back({{"replica_id", vm.replicaId},
+                   {"position", vm.position},
+                   {"state", domain::toString(vm.state)},
+                   {"step", optionalText(vm.step)},
+                   {"attempts", vm.attempts},
+                   {"restore_point_id", optionalText(vm.restorePointId)},
+                   {"error", optionalText(vm.error)},
+                   {"started_at", optionalTime(vm.startedUnix)},
+                   {"finished_at", optionalTime(vm.finishedUnix)}});
+  }
+  return {{"id", session.id},
+          {"tenant_id", session.tenantId},
+          {"plan_id", optionalText(session.planId)},
+          {"task_id", session.taskId},
+          {"kind", domain::toString(session.kind)},
+          {"state", domain::toString(session.state)},
+          {"progress", session.vms.empty() ? 100 : 100 * finished / session.vms.size()},
+          {"vms_total", session.vms.size()},
+          {"vms_finished", finished},
+          {"error", optionalText(session.error)},
+          {"script_output", optionalText(session.scriptOutput)},
+          {"started_by", session.startedBy},
+          {"started_at", session.startedUnix},
+          {"finished_at", optionalTime(session.finishedUnix)},
+          {"vms", vms}};
+}
+
 }  // namespace warmsite::api

@@ -19,6 +19,10 @@ nlohmann::json toJson(const domain::Subscription& subscription);
 nlohmann::json toJson(const domain::Task& task);
 nlohmann::json toJson(const domain::AuditEntry& entry);
 nlohmann::json toJson(const security::CertificateInfo& info);
+nlohmann::json toJson(const domain::Replica& replica);
+nlohmann::json toJson(const domain::RestorePoint& point);
+nlohmann::json toJson(const domain::FailoverPlan& plan);
+nlohmann::json toJson(const domain::FailoverSession& session);
 
 // Replaces the values of keys that look secret ("password", "secret", "token", "key") with
 // "********".

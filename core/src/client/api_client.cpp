@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <ctime>
 
 namespace warmsite::client {
 
@@ -45,12 +46,24 @@ std::optional<std::string> ApiClient::normalizeThumbprint(const std::string& tex
   return out;
 }
 
+namespace {
+
+std::string subjectText(X509* certificate) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(certificate), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(length));
+}
+
+}  // namespace
+
 struct ApiClient::Connection {
   net::io_context ioc;
   ssl::context tls{ssl::context::tls_client};
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
   beast::flat_buffer buffer;
-  std::string presented;
+  PresentedCertificate presented;
   int handshakes = 0;
 
   void connect(const ClientOptions& options) {
@@ -83,7 +96,11 @@ struct ApiClient::Connection {
         hex += kHex[digest[i] >> 4];
         hex += kHex[digest[i] & 0x0f];
       }
-      presented = hex;
+      presented.thumbprint = hex;
+      presented.subject = subjectText(leaf);
+      struct tm notAfter {};
+      ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &notAfter);
+      presented.notAfterUnix = static_cast<std::int64_t>(timegm(&notAfter));
       return pinned.empty() || pinned == hex;
     });
 
@@ -108,8 +125,9 @@ struct ApiClient::Connection {
           options.pinnedThumbprint.empty()
               ? std::string()
               : ApiClient::normalizeThumbprint(options.pinnedThumbprint).value_or("");
-      if (!presented.empty() && !pinnedNormal.empty() && presented != pinnedNormal) {
-        throw PinMismatch(pinnedNormal, presented);
+      if (!presented.thumbprint.empty() && !pinnedNormal.empty() &&
+          presented.thumbprint != pinnedNormal) {
+        throw PinMismatch(pinnedNormal, presented.thumbprint);
       }
       stream.reset();
       throw ConnectionError("TLS handshake with " + options.host + ":" +
@@ -123,8 +141,8 @@ ApiClient::~ApiClient() = default;
 ApiClient::ApiClient(ApiClient&&) noexcept = default;
 ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
 
-const std::string& ApiClient::serverThumbprint() const noexcept {
-  static const std::string none;
+const PresentedCertificate& ApiClient::serverCertificate() const noexcept {
+  static const PresentedCertificate none;
   return connection_ ? connection_->presented : none;
 }
 

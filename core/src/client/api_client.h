@@ -47,6 +47,14 @@ class ConnectionError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The leaf certificate the server presented in the last handshake, for a user to judge before
+// pinning it.
+struct PresentedCertificate {
+  std::string thumbprint;  // upper-case hex pairs joined by ':'
+  std::string subject;     // RFC 2253
+  std::int64_t notAfterUnix = 0;
+};
+
 struct ClientResponse {
   int status = 0;
   std::string body;
@@ -74,7 +82,8 @@ class ApiClient {
   }
 
   // The thumbprint the server presented in the last handshake.
-  const std::string& serverThumbprint() const noexcept;
+  const std::string& serverThumbprint() const noexcept { return serverCertificate().thumbprint; }
+  const PresentedCertificate& serverCertificate() const noexcept;
   // How many TLS handshakes this client made (keep-alive makes it 1 for many requests).
   int handshakes() const noexcept;
 

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "domain/ids.h"
+#include "engine/reconcile.h"
+#include "engine/replica_tasks.h"
 #include "engine/subscription_tasks.h"
 #include "security/encoding.h"
 #include "security/secret_box.h"
@@ -19,11 +21,13 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
   store::SqliteOptions storeOptions;
   storeOptions.cipher = security::SecretBox::fromKeyFile(dataDir / "secret.key");
   store_ = store::openSqliteStore(dataDir / "warmsite.db", storeOptions);
-  spdlog::info("store {} at schema version {}", (dataDir / "warmsite.db").string(), store_->schemaVersion());
+  spdlog::info("store {} at schema version {}", (dataDir / "warmsite.db").string(),
+               store_->schemaVersion());
 
   catalog_.loadDirectory(std::filesystem::absolute(options_.pluginDir));
   for (const auto* library : catalog_.libraries()) {
-    spdlog::info("plugin {} {} loaded from {}", library->name(), library->version(), library->path().string());
+    spdlog::info("plugin {} {} loaded from {}", library->name(), library->version(),
+                 library->path().string());
   }
   for (const auto& failure : catalog_.failures()) {
     spdlog::error("plugin not loaded ({}): {}", plugins::toString(failure.cause), failure.message);
@@ -31,7 +35,8 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
 
   if (options_.registerDefaultCloudHost) registerDefaultCloudHost();
   cloudHosts_ = std::make_unique<plugins::CloudHostRegistry>(catalog_);
-  for (const auto& host : store_->read([](store::Transaction& tx) { return tx.listCloudHosts(); })) {
+  for (const auto& host :
+       store_->read([](store::Transaction& tx) { return tx.listCloudHosts(); })) {
     auto attached = cloudHosts_->attach(host);
     if (attached.ok()) {
       spdlog::info("cloud host {} attached ({})", host.name, host.plugin);
@@ -40,16 +45,25 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
     }
   }
 
+  // Reconcile before any task runs, so the report shows what a crash or an operator left.
+  const auto report = engine::toJson(engine::reconcile(*store_, *cloudHosts_));
+  store_->write([&](store::Transaction& tx) { tx.setSetting("reconcile_report", report.dump()); });
+
   engine_ = std::make_unique<engine::TaskEngine>(*store_, options_.engineWorkers);
+  failover_ = std::make_unique<engine::FailoverRunner>(*store_, *cloudHosts_, options_.failover);
   engine::registerSubscriptionTasks(*engine_, *store_, *cloudHosts_);
+  engine::registerReplicaTasks(*engine_, *store_, *cloudHosts_);
+  failover_->registerWith(*engine_);
   engine_->start();
 
-  auth_ = std::make_unique<security::Authenticator>(*store_, security::PasswordHasher(options_.scrypt), options_.auth);
+  auth_ = std::make_unique<security::Authenticator>(
+      *store_, security::PasswordHasher(options_.scrypt), options_.auth);
   bootstrapAdministrator();
 
   tls_ = std::make_unique<security::TlsIdentityManager>(security::CertificateFiles(dataDir / "tls"),
                                                         options_.tlsNames, options_.tlsAddresses);
-  spdlog::info("TLS certificate {} (SHA-256 {})", tls_->current().info.subject, tls_->current().info.thumbprintSha256);
+  spdlog::info("TLS certificate {} (SHA-256 {})", tls_->current().info.subject,
+               tls_->current().info.thumbprintSha256);
 
   api_ = std::make_unique<api::ApiService>(
       api::ApiContext{*store_, catalog_, *cloudHosts_, *engine_, *auth_, *tls_, PROJECT_VERSION});
@@ -59,12 +73,15 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
         return api::ApiService::errorResponse(status, code, message);
       },
       tls_->current());
-  tls_->onReplace([this](const security::TlsIdentity& identity) { server_->replaceIdentity(identity); });
+  tls_->onReplace(
+      [this](const security::TlsIdentity& identity) { server_->replaceIdentity(identity); });
   server_->start();
   spdlog::info("listening on https://{}:{}/api/v1", options_.http.address, server_->port());
 }
 
-Orchestrator::~Orchestrator() { stop(); }
+Orchestrator::~Orchestrator() {
+  stop();
+}
 
 void Orchestrator::stop() {
   if (stopped_) return;
@@ -74,7 +91,8 @@ void Orchestrator::stop() {
 }
 
 void Orchestrator::bootstrapAdministrator() {
-  const bool empty = store_->read([](store::Transaction& tx) { return tx.listProviderAccounts().empty(); });
+  const bool empty =
+      store_->read([](store::Transaction& tx) { return tx.listProviderAccounts().empty(); });
   if (!empty) return;
   std::string password = options_.initialAdminPassword;
   if (password.empty()) {
@@ -86,13 +104,20 @@ void Orchestrator::bootstrapAdministrator() {
       throw std::runtime_error("cannot write " + path.string());
     }
     ::close(fd);
-    spdlog::warn("created administrator \"admin\"; its password is in {} (change it, then delete the file)",
-                 path.string());
+    spdlog::warn(
+        "created administrator \"admin\"; its password is in {} (change it, then delete the file)",
+        path.string());
   } else {
     spdlog::info("created administrator \"admin\" with the configured initial password");
   }
-  domain::Account admin{domain::newId("acc"), "admin", domain::Role::kProvider, "", auth_->hashPassword(password),
-                        0, std::nullopt, security::nowUnix()};
+  domain::Account admin{domain::newId("acc"),
+                        "admin",
+                        domain::Role::kProvider,
+                        "",
+                        auth_->hashPassword(password),
+                        0,
+                        std::nullopt,
+                        security::nowUnix()};
   store_->write([&](store::Transaction& tx) { tx.insertAccount(admin); });
 }
 

@@ -10,6 +10,7 @@
 
 #include "api/api_service.h"
 #include "api/http_server.h"
+#include "engine/failover_runner.h"
 #include "engine/task_engine.h"
 #include "plugins/cloud_host_registry.h"
 #include "plugins/plugin_catalog.h"
@@ -27,7 +28,8 @@ struct OrchestratorOptions {
   std::vector<std::string> tlsAddresses;  // IP SANs of a generated certificate
   security::ScryptCost scrypt;
   security::AuthPolicy auth;
-  int engineWorkers = 8;
+  int engineWorkers = 32;  // tasks at once (a failover session is one task)
+  engine::FailoverOptions failover;
   bool registerDefaultCloudHost = true;
   // The first administrator's password when the store has none; empty = generate one and write it
   // to <dataDir>/admin-password (mode 0600).
@@ -60,6 +62,7 @@ class Orchestrator {
   plugins::PluginCatalog catalog_;
   std::unique_ptr<plugins::CloudHostRegistry> cloudHosts_;
   std::unique_ptr<engine::TaskEngine> engine_;
+  std::unique_ptr<engine::FailoverRunner> failover_;
   std::unique_ptr<security::Authenticator> auth_;
   std::unique_ptr<security::TlsIdentityManager> tls_;
   std::unique_ptr<api::ApiService> api_;

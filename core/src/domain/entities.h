@@ -178,6 +178,176 @@ struct Maintenance {
   std::string message;
 };
 
+// ---- replicas and failover (DESIGN.md section 5) ---------------------------------------------
+
+enum class ReplicaState {
+  kProcessing,         // a task works on it (create, restore point, delete, replication run)
+  kReady,              // powered off, receiving replication
+  kFailover,           // running after a failover
+  kFailoverFailed,     // a failover step failed; undo or retry
+  kFailback,           // handed back; waiting for commit or undo
+  kPermanentFailover,  // final: the replica is now the production VM
+  kTest,               // a test copy of it runs in a bubble
+};
+
+struct ReplicaDisk {
+  std::string diskId;
+  std::string storage;  // a plan storage name
+  std::uint64_t sizeGb = 0;
+
+  bool operator==(const ReplicaDisk&) const = default;
+};
+
+struct ReplicaNic {
+  std::string nicId;
+  std::string networkId;  // a network of the replica's subscription
+  std::string mac;        // chosen by the plugin when empty at creation
+  std::string ipAddress;  // the guest's address on that network (for public-IP rules), optional
+
+  bool operator==(const ReplicaNic&) const = default;
+};
+
+struct Replica {
+  std::string id;
+  std::string tenantId;
+  std::string subscriptionId;
+  std::string name;
+  std::uint32_t vcpus = 1;
+  std::uint64_t cpuMhz = 0;
+  std::uint64_t memoryMb = 0;
+  std::vector<ReplicaDisk> disks;
+  std::vector<ReplicaNic> nics;
+  ReplicaState state = ReplicaState::kProcessing;
+  std::string error;      // why the last operation on it failed
+  bool deleting = false;  // a delete task owns it
+  std::int64_t createdUnix = 0;
+
+  bool operator==(const Replica&) const = default;
+};
+
+struct RestorePoint {
+  std::string id;
+  std::string replicaId;
+  std::string tenantId;
+  std::string description;
+  std::int64_t createdUnix = 0;
+
+  bool operator==(const RestorePoint&) const = default;
+};
+
+struct PublicIpRule {
+  std::string id;
+  std::string publicIp;
+  std::uint16_t publicPort = 0;
+  std::string protocol = "tcp";  // "tcp" or "udp"
+  std::string targetIp;          // the replica's address
+  std::uint16_t targetPort = 0;
+  std::string description;
+
+  bool operator==(const PublicIpRule&) const = default;
+};
+
+struct PlanMember {
+  std::string replicaId;
+  std::uint32_t bootDelaySeconds = 60;  // wait after starting it before the next one starts
+  std::vector<PublicIpRule> publicIpRules;
+
+  bool operator==(const PlanMember&) const = default;
+};
+
+struct PlanScript {
+  std::string command;  // absolute path of an executable on the SP's host; empty = none
+  std::uint32_t timeoutSeconds = 300;
+
+  bool operator==(const PlanScript&) const = default;
+};
+
+enum class FailoverPlanState {
+  kReady,
+  kInProgress,
+  kCompleted,
+  kFailed,
+  kUndoInProgress,
+  kUndoFailed
+};
+
+struct FailoverPlan {
+  std::string id;
+  std::string tenantId;
+  std::string name;
+  std::string description;
+  std::uint32_t parallelism = 10;   // VMs started at once at most
+  std::vector<PlanMember> members;  // in boot order
+  PlanScript preScript;             // set by the SP only
+  PlanScript postScript;            // set by the SP only
+  FailoverPlanState state = FailoverPlanState::kReady;
+  std::string lastSessionId;
+  std::int64_t createdUnix = 0;
+
+  bool operator==(const FailoverPlan&) const = default;
+};
+
+enum class SessionKind {
+  kFailover,           // a plan's full site failover
+  kTestFailover,       // copies in a bubble, cleaned up afterwards
+  kUndo,               // a plan's failed-over VMs back to ready
+  kPermanentFailover,  // a plan's failed-over VMs become production
+  kPartialFailover,    // one replica
+  kPartialUndo,
+  kPartialPermanent,
+  kFailback,
+  kFailbackCommit,
+  kFailbackUndo,
+};
+
+enum class SessionState { kInProgress, kCompleted, kFailed, kCancelled };
+
+enum class SessionVmState { kPending, kRunning, kDone, kFailed, kSkipped };
+
+struct SessionVm {
+  std::string replicaId;
+  std::uint32_t position = 0;  // boot order
+  SessionVmState state = SessionVmState::kPending;
+  std::string step;  // the step in flight or last done, e.g. "power_on"
+  std::uint32_t attempts = 0;
+  std::string restorePointId;  // failover: the point it boots
+  std::string error;
+  std::optional<std::int64_t> startedUnix;
+  std::optional<std::int64_t> finishedUnix;
+
+  bool operator==(const SessionVm&) const = default;
+};
+
+struct FailoverSession {
+  std::string id;
+  std::string tenantId;
+  std::string planId;  // empty for one-replica operations
+  std::string taskId;
+  SessionKind kind = SessionKind::kFailover;
+  SessionState state = SessionState::kInProgress;
+  std::optional<std::int64_t> restorePointBeforeUnix;  // failover "to": the newest point before
+  std::uint32_t testDurationSeconds = 0;               // test failover: how long the copies stay up
+  std::string error;
+  std::string scriptOutput;  // pre/post scripts' output, kept for the SP and tenant
+  std::string startedBy;
+  std::int64_t startedUnix = 0;
+  std::optional<std::int64_t> finishedUnix;
+  std::vector<SessionVm> vms;
+
+  bool operator==(const FailoverSession&) const = default;
+};
+
+std::string_view toString(ReplicaState state) noexcept;
+std::string_view toString(FailoverPlanState state) noexcept;
+std::string_view toString(SessionKind kind) noexcept;
+std::string_view toString(SessionState state) noexcept;
+std::string_view toString(SessionVmState state) noexcept;
+std::optional<ReplicaState> replicaStateFrom(std::string_view text) noexcept;
+std::optional<FailoverPlanState> failoverPlanStateFrom(std::string_view text) noexcept;
+std::optional<SessionKind> sessionKindFrom(std::string_view text) noexcept;
+std::optional<SessionState> sessionStateFrom(std::string_view text) noexcept;
+std::optional<SessionVmState> sessionVmStateFrom(std::string_view text) noexcept;
+
 std::string_view toString(Role role) noexcept;
 std::string_view toString(SubscriptionState state) noexcept;
 std::string_view toString(TaskState state) noexcept;

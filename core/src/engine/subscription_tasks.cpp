@@ -39,14 +39,17 @@ void markSubscription(store::Store& store, const domain::Subscription& subscript
 }
 
 void provision(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
-               const domain::Task& task, TaskProgress& progress) {
+               const domain::Task& task, TaskContext& progress) {
   auto context = load(store, cloudHosts, task.targetId);
   const auto& subscription = context.subscription;
   try {
     const auto spec = tenantResourcesSpec(subscription, context.plan, context.tenant);
-    callPlugin("apply tenant resources", [&](const plugin::CallContext& ctx) {
-      return context.plugin->compute()->applyTenantResources(spec, ctx);
-    });
+    callPlugin(
+        "apply tenant resources",
+        [&](const plugin::CallContext& ctx) {
+          return context.plugin->compute()->applyTenantResources(spec, ctx);
+        },
+        progress);
     const std::size_t steps = subscription.networks.size() + 1;
     progress.report(static_cast<std::uint32_t>(100 / steps));
     auto* network = context.plugin->network();
@@ -61,10 +64,12 @@ void provision(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
                                                   context.tenant.name + " " + net.name,
                                                   net.vlanId,
                                                   net.internet};
-      callPlugin("create network " + net.name + " on VLAN " + std::to_string(net.vlanId),
-                 [&](const plugin::CallContext& ctx) {
-                   return network->createTenantNetwork(networkSpec, ctx);
-                 });
+      callPlugin(
+          "create network " + net.name + " on VLAN " + std::to_string(net.vlanId),
+          [&](const plugin::CallContext& ctx) {
+            return network->createTenantNetwork(networkSpec, ctx);
+          },
+          progress);
       progress.report(static_cast<std::uint32_t>(100 * (i + 2) / steps));
     }
   } catch (const TaskFailed& e) {
@@ -75,21 +80,27 @@ void provision(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
 }
 
 void release(store::Store& store, plugins::CloudHostRegistry& cloudHosts, const domain::Task& task,
-             TaskProgress& progress) {
+             TaskContext& progress) {
   auto context = load(store, cloudHosts, task.targetId);
   const auto& subscription = context.subscription;
   try {
     if (auto* network = context.plugin->network()) {
       for (const auto& net : subscription.networks) {
-        callPlugin("delete network " + net.name, [&](const plugin::CallContext& ctx) {
-          return network->deleteTenantNetwork(net.networkId, ctx);
-        });
+        callPlugin(
+            "delete network " + net.name,
+            [&](const plugin::CallContext& ctx) {
+              return network->deleteTenantNetwork(net.networkId, ctx);
+            },
+            progress);
       }
     }
     progress.report(50);
-    callPlugin("release tenant resources", [&](const plugin::CallContext& ctx) {
-      return context.plugin->compute()->releaseTenantResources(subscription.id, ctx);
-    });
+    callPlugin(
+        "release tenant resources",
+        [&](const plugin::CallContext& ctx) {
+          return context.plugin->compute()->releaseTenantResources(subscription.id, ctx);
+        },
+        progress);
   } catch (const TaskFailed& e) {
     markSubscription(store, subscription, domain::SubscriptionState::kFailed,
                      std::string("unsubscribe failed: ") + e.what());
@@ -120,11 +131,11 @@ plugin::TenantResourcesSpec tenantResourcesSpec(const domain::Subscription& subs
 void registerSubscriptionTasks(TaskEngine& engine, store::Store& store,
                                plugins::CloudHostRegistry& cloudHosts) {
   engine.registerKind(kProvisionSubscription,
-                      [&store, &cloudHosts](const domain::Task& task, TaskProgress& progress) {
+                      [&store, &cloudHosts](const domain::Task& task, TaskContext& progress) {
                         provision(store, cloudHosts, task, progress);
                       });
   engine.registerKind(kReleaseSubscription,
-                      [&store, &cloudHosts](const domain::Task& task, TaskProgress& progress) {
+                      [&store, &cloudHosts](const domain::Task& task, TaskContext& progress) {
                         release(store, cloudHosts, task, progress);
                       });
 }

@@ -6,13 +6,29 @@
 
 namespace warmsite::engine {
 
-void TaskProgress::report(std::uint32_t percent) {
+void TaskContext::report(std::uint32_t percent) {
   store_.write([&](store::Transaction& tx) {
     auto task = tx.findAnyTask(taskId_);
     if (!task) return;
     task->progress = std::min<std::uint32_t>(percent, 100);
     tx.updateTask(*task);
   });
+}
+
+plugin::CallContext TaskContext::callContext(std::chrono::milliseconds timeout) const {
+  auto context = plugin::CallContext::withTimeout(timeout);
+  context.cancelRequested = cancel_.get();
+  return context;
+}
+
+void TaskContext::sleepFor(std::chrono::milliseconds duration) const {
+  const auto until = std::chrono::steady_clock::now() + duration;
+  while (std::chrono::steady_clock::now() < until) {
+    throwIfCancelled();
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        until - std::chrono::steady_clock::now(), std::chrono::milliseconds(20)));
+  }
+  throwIfCancelled();
 }
 
 TaskEngine::~TaskEngine() {
@@ -26,7 +42,7 @@ void TaskEngine::registerKind(const std::string& kind, Runner runner) {
 void TaskEngine::start() {
   store_.write([&](store::Transaction& tx) {
     for (auto task : tx.tasksInState(domain::TaskState::kRunning)) {
-      spdlog::warn("task {} ({}) was running when the daemon stopped; running it again", task.id,
+      spdlog::warn("task {} ({}) was running when the daemon stopped; resuming it", task.id,
                    task.kind);
       task.state = domain::TaskState::kQueued;
       tx.updateTask(task);
@@ -39,6 +55,12 @@ void TaskEngine::wake() {
   std::lock_guard lock(mutex_);
   ++generation_;
   wakeup_.notify_all();
+}
+
+void TaskEngine::cancel(const std::string& taskId) {
+  store_.write([&](store::Transaction& tx) { tx.requestCancel(taskId); });
+  std::lock_guard lock(mutex_);
+  if (auto it = running_.find(taskId); it != running_.end()) it->second->store(true);
 }
 
 void TaskEngine::stop() {
@@ -66,7 +88,19 @@ bool TaskEngine::waitIdle(std::chrono::milliseconds timeout) {
 
 std::optional<domain::Task> TaskEngine::claim() {
   return store_.write([&](store::Transaction& tx) -> std::optional<domain::Task> {
+    std::map<std::string, std::uint32_t> runningPerTenant;
+    for (const auto& task : tx.tasksInState(domain::TaskState::kRunning))
+      ++runningPerTenant[task.tenantId];
+    std::map<std::string, std::uint32_t> limits;
     for (auto task : tx.tasksInState(domain::TaskState::kQueued)) {
+      if (!task.tenantId.empty()) {
+        if (!limits.contains(task.tenantId)) {
+          auto tenant = tx.findTenant(task.tenantId);
+          limits[task.tenantId] = tenant ? tenant->maxConcurrentTasks : 1;
+        }
+        if (runningPerTenant[task.tenantId] >= limits[task.tenantId])
+          continue;  // the tenant waits its turn
+      }
       task.state = domain::TaskState::kRunning;
       task.startedUnix = security::nowUnix();
       tx.updateTask(task);
@@ -76,13 +110,14 @@ std::optional<domain::Task> TaskEngine::claim() {
   });
 }
 
-void TaskEngine::finish(domain::Task task, const std::string& error) {
+void TaskEngine::finish(const domain::Task& task, domain::TaskState state,
+                        const std::string& error) {
   store_.write([&](store::Transaction& tx) {
     auto current =
         tx.findAnyTask(task.id).value_or(task);  // keeps the progress the runner reported
-    current.state = error.empty() ? domain::TaskState::kSucceeded : domain::TaskState::kFailed;
+    current.state = state;
     current.error = error;
-    if (error.empty()) current.progress = 100;
+    if (state == domain::TaskState::kSucceeded) current.progress = 100;
     current.finishedUnix = security::nowUnix();
     tx.updateTask(current);
   });
@@ -109,24 +144,46 @@ void TaskEngine::workerLoop() {
                        [&] { return stopping_ || generation_ != seen; });
       continue;
     }
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    try {
+      cancel->store(
+          store_.read([&](store::Transaction& tx) { return tx.cancelRequested(task->id); }));
+    } catch (const std::exception&) {
+    }
+    {
+      std::lock_guard lock(mutex_);
+      running_[task->id] = cancel;
+    }
+    auto state = domain::TaskState::kSucceeded;
     std::string error;
     auto runner = runners_.find(task->kind);
     if (runner == runners_.end()) {
+      state = domain::TaskState::kFailed;
       error = "no runner for task kind \"" + task->kind + "\"";
     } else {
       try {
-        TaskProgress progress(store_, task->id);
-        runner->second(*task, progress);
+        TaskContext context(store_, task->id, cancel);
+        runner->second(*task, context);
+      } catch (const TaskCancelled&) {
+        state = domain::TaskState::kCancelled;
+        error = "cancelled";
       } catch (const std::exception& e) {
+        state = domain::TaskState::kFailed;
         error = e.what();
       }
     }
-    if (!error.empty()) spdlog::warn("task {} ({}) failed: {}", task->id, task->kind, error);
+    {
+      std::lock_guard lock(mutex_);
+      running_.erase(task->id);
+    }
+    if (state == domain::TaskState::kFailed)
+      spdlog::warn("task {} ({}) failed: {}", task->id, task->kind, error);
     try {
-      finish(*task, error);
+      finish(*task, state, error);
     } catch (const std::exception& e) {
       spdlog::error("task {} finished but its state cannot be saved: {}", task->id, e.what());
     }
+    wake();  // a finished task may let a waiting tenant's next task start
   }
 }
 

@@ -1,13 +1,15 @@
 #pragma once
 // The durable task engine. A task is a row in the store; the request that creates it commits it in
 // the same transaction as the change it carries out, then wakes the engine. Workers claim queued
-// tasks oldest first and run them outside any transaction. Each task kind's runner is made of
-// idempotent steps, so a task found running after a crash is simply run again from the start.
+// tasks oldest first — skipping a tenant already running its maximum of concurrent tasks — and run
+// them outside any transaction. A runner journals its steps in the store and makes each one
+// idempotent, so a task found running after a crash is run again and picks up where it stopped.
 
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -16,6 +18,7 @@
 
 #include "domain/entities.h"
 #include "store/store.h"
+#include "warmsite/plugin/types.h"
 
 namespace warmsite::engine {
 
@@ -25,20 +28,37 @@ class TaskFailed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class TaskProgress {
+// Thrown when the task was asked to stop; the task ends cancelled.
+class TaskCancelled : public std::runtime_error {
  public:
-  TaskProgress(store::Store& store, std::string taskId)
-      : store_(store), taskId_(std::move(taskId)) {}
+  TaskCancelled() : std::runtime_error("cancelled") {}
+};
+
+// What a runner gets besides its task: progress reporting and the cancel flag.
+class TaskContext {
+ public:
+  TaskContext(store::Store& store, std::string taskId, std::shared_ptr<std::atomic<bool>> cancel)
+      : store_(store), taskId_(std::move(taskId)), cancel_(std::move(cancel)) {}
+
   void report(std::uint32_t percent);
+  bool cancelled() const noexcept { return cancel_->load(); }
+  void throwIfCancelled() const {
+    if (cancelled()) throw TaskCancelled();
+  }
+  // A plugin call context that ends at `timeout` or when the task is cancelled.
+  plugin::CallContext callContext(std::chrono::milliseconds timeout) const;
+  // Sleeps up to `duration`, waking early (and throwing TaskCancelled) on cancel.
+  void sleepFor(std::chrono::milliseconds duration) const;
 
  private:
   store::Store& store_;
   std::string taskId_;
+  std::shared_ptr<std::atomic<bool>> cancel_;
 };
 
 class TaskEngine {
  public:
-  using Runner = std::function<void(const domain::Task& task, TaskProgress& progress)>;
+  using Runner = std::function<void(const domain::Task& task, TaskContext& context)>;
 
   TaskEngine(store::Store& store, int workers) : store_(store), workerCount_(workers) {}
   ~TaskEngine();
@@ -49,6 +69,9 @@ class TaskEngine {
   void start();
   // Call after committing a queued task.
   void wake();
+  // Asks a task to stop: a queued one never starts, a running one sees it in its context.
+  // (The cancel request is also in the store, for a task another process runs.)
+  void cancel(const std::string& taskId);
   // Lets running tasks finish, then stops the workers; queued tasks stay queued.
   void stop();
 
@@ -58,7 +81,7 @@ class TaskEngine {
  private:
   void workerLoop();
   std::optional<domain::Task> claim();
-  void finish(domain::Task task, const std::string& error);
+  void finish(const domain::Task& task, domain::TaskState state, const std::string& error);
 
   store::Store& store_;
   const int workerCount_;
@@ -68,6 +91,7 @@ class TaskEngine {
   std::condition_variable wakeup_;
   bool stopping_ = false;
   std::uint64_t generation_ = 0;  // bumped by wake(), so a worker never sleeps through one
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;  // task id -> cancel flag
 };
 
 }  // namespace warmsite::engine

@@ -163,6 +163,80 @@ CREATE TABLE replicas (
 );
 CREATE INDEX replicas_by_subscription ON replicas(subscription_id);
 )sql"},
+    {4, "replicas, restore points, failover plans and sessions, task cancel", R"sql(
+ALTER TABLE replicas ADD COLUMN vcpus INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE replicas ADD COLUMN cpu_mhz INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE replicas ADD COLUMN memory_mb INTEGER NOT NULL DEFAULT 0;
+-- Disks and NICs as JSON: always read and written with their replica, never queried alone.
+ALTER TABLE replicas ADD COLUMN devices_json TEXT NOT NULL DEFAULT '{"disks":[],"nics":[]}';
+ALTER TABLE replicas ADD COLUMN state TEXT NOT NULL DEFAULT 'ready';
+ALTER TABLE replicas ADD COLUMN error TEXT NOT NULL DEFAULT '';
+ALTER TABLE replicas ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX replicas_by_tenant ON replicas(tenant_id, name);
+CREATE TABLE restore_points (
+  id TEXT NOT NULL,
+  replica_id TEXT NOT NULL REFERENCES replicas(id) ON DELETE CASCADE,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  description TEXT NOT NULL DEFAULT '',
+  created_unix INTEGER NOT NULL,
+  PRIMARY KEY (replica_id, id)
+);
+ALTER TABLE subscription_networks ADD COLUMN subnet TEXT NOT NULL DEFAULT '';
+CREATE TABLE failover_plans (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  name TEXT NOT NULL COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  parallelism INTEGER NOT NULL CHECK (parallelism >= 1),
+  members_json TEXT NOT NULL,
+  pre_script TEXT NOT NULL DEFAULT '',
+  pre_timeout_s INTEGER NOT NULL DEFAULT 300,
+  post_script TEXT NOT NULL DEFAULT '',
+  post_timeout_s INTEGER NOT NULL DEFAULT 300,
+  state TEXT NOT NULL,
+  last_session_id TEXT NOT NULL DEFAULT '',
+  created_unix INTEGER NOT NULL,
+  UNIQUE (tenant_id, name)
+);
+-- Which replica is in which plan, for "a replica in a plan cannot be deleted".
+CREATE TABLE failover_plan_members (
+  plan_id TEXT NOT NULL REFERENCES failover_plans(id) ON DELETE CASCADE,
+  replica_id TEXT NOT NULL REFERENCES replicas(id),
+  PRIMARY KEY (plan_id, replica_id)
+);
+CREATE INDEX failover_plan_members_by_replica ON failover_plan_members(replica_id);
+CREATE TABLE failover_sessions (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  plan_id TEXT NOT NULL DEFAULT '',
+  task_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  restore_point_before_unix INTEGER,
+  test_duration_s INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  script_output TEXT NOT NULL DEFAULT '',
+  started_by TEXT NOT NULL,
+  started_unix INTEGER NOT NULL,
+  finished_unix INTEGER
+);
+CREATE INDEX failover_sessions_by_plan ON failover_sessions(tenant_id, plan_id, started_unix);
+CREATE INDEX failover_sessions_by_state ON failover_sessions(state);
+CREATE TABLE session_vms (
+  session_id TEXT NOT NULL REFERENCES failover_sessions(id) ON DELETE CASCADE,
+  replica_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  step TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  restore_point_id TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  started_unix INTEGER,
+  finished_unix INTEGER,
+  PRIMARY KEY (session_id, replica_id)
+);
+ALTER TABLE tasks ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 }  // namespace

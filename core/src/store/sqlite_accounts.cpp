@@ -282,31 +282,12 @@ std::vector<domain::AuditEntry> SqliteTransaction::queryAudit(const domain::Audi
 }
 
 domain::Maintenance SqliteTransaction::maintenance() {
-  return guarded("read the maintenance mode", [&] {
-    domain::Maintenance maintenance;
-    SQLite::Statement query(*db_, "SELECT key, value FROM settings WHERE key LIKE 'maintenance_%'");
-    while (query.executeStep()) {
-      const std::string key = query.getColumn(0).getString();
-      if (key == "maintenance_enabled") maintenance.enabled = query.getColumn(1).getString() == "1";
-      if (key == "maintenance_message") maintenance.message = query.getColumn(1).getString();
-    }
-    return maintenance;
-  });
+  return {setting("maintenance_enabled") == "1", setting("maintenance_message")};
 }
 
 void SqliteTransaction::setMaintenance(const domain::Maintenance& maintenance) {
-  guarded("set the maintenance mode", [&] {
-    SQLite::Statement upsert(*db_, R"sql(
-      INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value)sql");
-    for (const auto& [key, value] : {std::pair<std::string, std::string>{
-                                         "maintenance_enabled", maintenance.enabled ? "1" : "0"},
-                                     {"maintenance_message", maintenance.message}}) {
-      upsert.bind(1, key);
-      upsert.bind(2, value);
-      upsert.exec();
-      upsert.reset();
-    }
-  });
+  setSetting("maintenance_enabled", maintenance.enabled ? "1" : "0");
+  setSetting("maintenance_message", maintenance.message);
 }
 
 }  // namespace warmsite::store::sqlite

@@ -91,4 +91,20 @@ void SqliteTransaction::updateTask(const domain::Task& task) {
   });
 }
 
+void SqliteTransaction::requestCancel(const std::string& taskId) {
+  guarded("cancel task " + taskId, [&] {
+    SQLite::Statement update(*db_, "UPDATE tasks SET cancel_requested = 1 WHERE id = ?");
+    update.bind(1, taskId);
+    if (update.exec() == 0) throw StoreError(Kind::kNotFound, "task " + taskId + " not found");
+  });
+}
+
+bool SqliteTransaction::cancelRequested(const std::string& taskId) {
+  return guarded("read task " + taskId, [&] {
+    SQLite::Statement query(*db_, "SELECT cancel_requested FROM tasks WHERE id = ?");
+    query.bind(1, taskId);
+    return query.executeStep() && query.getColumn(0).getInt() != 0;
+  });
+}
+
 }  // namespace warmsite::store::sqlite

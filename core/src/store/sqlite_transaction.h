@@ -29,8 +29,33 @@ class SqliteTenantScope final : public TenantScope {
   std::size_t replicaCount(const std::string& subscriptionId) override;
   std::optional<domain::Task> findTask(const std::string& id) override;
   std::vector<domain::Task> tasks(std::uint32_t limit) override;
+  void setNetworkSubnet(const std::string& networkId, const std::string& cidr) override;
+  std::map<std::string, std::string> networkSubnets() override;
+
+  void insertReplica(const domain::Replica& replica) override;
+  std::optional<domain::Replica> findReplica(const std::string& id) override;
+  std::vector<domain::Replica> replicas(const std::string& subscriptionId) override;
+  void updateReplica(const domain::Replica& replica) override;
+  void deleteReplica(const std::string& id) override;
+  void insertRestorePoint(const domain::RestorePoint& point) override;
+  std::vector<domain::RestorePoint> restorePoints(const std::string& replicaId) override;
+  void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) override;
+
+  void insertFailoverPlan(const domain::FailoverPlan& plan) override;
+  std::optional<domain::FailoverPlan> findFailoverPlan(const std::string& id) override;
+  std::vector<domain::FailoverPlan> failoverPlans() override;
+  void updateFailoverPlan(const domain::FailoverPlan& plan) override;
+  void deleteFailoverPlan(const std::string& id) override;
+  void insertSession(const domain::FailoverSession& session) override;
+  std::optional<domain::FailoverSession> findSession(const std::string& id) override;
+  std::vector<domain::FailoverSession> sessions(const std::string& planId,
+                                                std::uint32_t limit) override;
+  void updateSession(const domain::FailoverSession& session) override;
+  void updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) override;
 
  private:
+  void writePlanMembers(const domain::FailoverPlan& plan);
+
   SQLite::Database& db_;
 };
 
@@ -94,11 +119,24 @@ class SqliteTransaction final : public Transaction {
   std::vector<domain::Subscription> listSubscriptions() override;
   std::vector<domain::Subscription> planSubscriptions(const std::string& planId) override;
 
+  std::optional<domain::Replica> findAnyReplica(const std::string& id) override;
+  std::vector<domain::Replica> listReplicas(std::uint32_t limit) override;
+  std::vector<domain::Replica> replicasOnCloudHost(const std::string& cloudHostId) override;
+  std::optional<domain::FailoverPlan> findAnyFailoverPlan(const std::string& id) override;
+  std::vector<domain::FailoverPlan> listFailoverPlans() override;
+  std::optional<domain::FailoverSession> findAnySession(const std::string& id) override;
+  std::vector<domain::FailoverSession> listSessions(std::uint32_t limit) override;
+  std::vector<domain::FailoverSession> sessionsInProgress() override;
+  std::string setting(const std::string& key) override;
+  void setSetting(const std::string& key, const std::string& value) override;
+
   void insertTask(const domain::Task& task) override;
   std::optional<domain::Task> findAnyTask(const std::string& id) override;
   std::vector<domain::Task> listTasks(std::uint32_t limit) override;
   std::vector<domain::Task> tasksInState(domain::TaskState state) override;
   void updateTask(const domain::Task& task) override;
+  void requestCancel(const std::string& taskId) override;
+  bool cancelRequested(const std::string& taskId) override;
 
  private:
   std::string sealConfig(const domain::CloudHost& host) const;
@@ -119,5 +157,14 @@ std::vector<domain::Subscription> selectSubscriptions(SQLite::Database& db,
                                                       const std::vector<std::string>& values);
 std::vector<domain::Task> selectTasks(SQLite::Database& db, const std::string& where,
                                       const std::vector<std::string>& values, std::uint32_t limit);
+std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::string& where,
+                                            const std::vector<std::string>& values,
+                                            std::uint32_t limit);
+std::vector<domain::FailoverPlan> selectFailoverPlans(SQLite::Database& db,
+                                                      const std::string& where,
+                                                      const std::vector<std::string>& values);
+std::vector<domain::FailoverSession> selectSessions(SQLite::Database& db, const std::string& where,
+                                                    const std::vector<std::string>& values,
+                                                    std::uint32_t limit);
 
 }  // namespace warmsite::store::sqlite

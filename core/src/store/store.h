@@ -8,6 +8,7 @@
 // Transaction serve SP administrators, who see every tenant.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -70,9 +71,42 @@ class TenantScope {
   virtual void deleteSubscription(const std::string& id) = 0;
   virtual std::size_t replicaCount(const std::string& subscriptionId) = 0;
 
+  // The tenant's subnet on one of its networks (for outbound NAT); "" clears it.
+  virtual void setNetworkSubnet(const std::string& networkId,
+                                const std::string& cidr) = 0;       // kNotFound
+  virtual std::map<std::string, std::string> networkSubnets() = 0;  // network id -> CIDR
+
   // Tasks of this tenant.
   virtual std::optional<domain::Task> findTask(const std::string& id) = 0;
   virtual std::vector<domain::Task> tasks(std::uint32_t limit) = 0;
+
+  // Replicas and their restore points.
+  virtual void insertReplica(const domain::Replica& replica) = 0;
+  virtual std::optional<domain::Replica> findReplica(const std::string& id) = 0;
+  // All of the tenant's replicas, or those of one subscription.
+  virtual std::vector<domain::Replica> replicas(const std::string& subscriptionId = {}) = 0;
+  virtual void updateReplica(const domain::Replica& replica) = 0;  // kNotFound
+  virtual void deleteReplica(const std::string& id) = 0;           // with its restore points
+  virtual void insertRestorePoint(const domain::RestorePoint& point) = 0;
+  virtual std::vector<domain::RestorePoint> restorePoints(
+      const std::string& replicaId) = 0;  // oldest first
+  virtual void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) = 0;
+
+  // Failover plans and their sessions.
+  virtual void insertFailoverPlan(
+      const domain::FailoverPlan& plan) = 0;  // duplicate name: kConflict
+  virtual std::optional<domain::FailoverPlan> findFailoverPlan(const std::string& id) = 0;
+  virtual std::vector<domain::FailoverPlan> failoverPlans() = 0;
+  virtual void updateFailoverPlan(const domain::FailoverPlan& plan) = 0;  // kNotFound
+  virtual void deleteFailoverPlan(const std::string& id) = 0;
+  virtual void insertSession(const domain::FailoverSession& session) = 0;
+  virtual std::optional<domain::FailoverSession> findSession(const std::string& id) = 0;
+  // Newest first; of one plan when planId is given.
+  virtual std::vector<domain::FailoverSession> sessions(const std::string& planId,
+                                                        std::uint32_t limit) = 0;
+  virtual void updateSession(
+      const domain::FailoverSession& session) = 0;  // the session's own fields
+  virtual void updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) = 0;
 
  protected:
   explicit TenantScope(std::string tenantId) : tenantId_(std::move(tenantId)) {}
@@ -154,6 +188,19 @@ class Transaction {
   virtual std::vector<domain::Subscription> listSubscriptions() = 0;
   virtual std::vector<domain::Subscription> planSubscriptions(const std::string& planId) = 0;
 
+  // ---- replicas and sessions, all tenants (provider scope)
+  virtual std::optional<domain::Replica> findAnyReplica(const std::string& id) = 0;
+  virtual std::vector<domain::Replica> listReplicas(std::uint32_t limit) = 0;
+  // The replicas whose subscription is on `cloudHostId` (reconcile).
+  virtual std::vector<domain::Replica> replicasOnCloudHost(const std::string& cloudHostId) = 0;
+  virtual std::optional<domain::FailoverPlan> findAnyFailoverPlan(const std::string& id) = 0;
+  virtual std::vector<domain::FailoverPlan> listFailoverPlans() = 0;
+  virtual std::optional<domain::FailoverSession> findAnySession(const std::string& id) = 0;
+  virtual std::vector<domain::FailoverSession> listSessions(std::uint32_t limit) = 0;
+  virtual std::vector<domain::FailoverSession> sessionsInProgress() = 0;
+  virtual std::string setting(const std::string& key) = 0;  // "" when unset
+  virtual void setSetting(const std::string& key, const std::string& value) = 0;
+
   // ---- tasks
   virtual void insertTask(const domain::Task& task) = 0;
   virtual std::optional<domain::Task> findAnyTask(const std::string& id) = 0;
@@ -161,6 +208,9 @@ class Transaction {
   // Tasks in a state, oldest first (the engine's queue).
   virtual std::vector<domain::Task> tasksInState(domain::TaskState state) = 0;
   virtual void updateTask(const domain::Task& task) = 0;  // kNotFound
+  // Marks a task to be cancelled; its runner sees it through its CallContext.
+  virtual void requestCancel(const std::string& taskId) = 0;
+  virtual bool cancelRequested(const std::string& taskId) = 0;
 };
 
 class Store {

@@ -1,0 +1,684 @@
+#include "engine/failover_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include "domain/replica_states.h"
+#include "engine/script_runner.h"
+#include "security/authenticator.h"
+
+namespace warmsite::engine {
+
+using domain::ReplicaState;
+using domain::SessionKind;
+using domain::SessionVm;
+using domain::SessionVmState;
+
+namespace {
+
+constexpr const char* kPreScriptMarker = "== pre-failover script ==\n";
+constexpr const char* kPostScriptMarker = "== post-failover script ==\n";
+
+// Everything one session run works on. `mutex` guards `session.vms` and `errors`.
+struct SessionRun {
+  domain::FailoverSession session;
+  std::optional<domain::FailoverPlan> plan;
+  std::map<std::string, domain::Replica> replicas;
+  std::map<std::string, std::string> cloudHostOf;  // subscription id -> cloud host id
+  std::mutex mutex;
+  std::vector<std::string> errors;
+
+  const domain::Replica& replica(const std::string& id) const { return replicas.at(id); }
+  std::uint32_t bootDelay(const std::string& replicaId) const {
+    if (!plan) return 0;
+    for (const auto& member : plan->members) {
+      if (member.replicaId == replicaId) return member.bootDelaySeconds;
+    }
+    return 0;
+  }
+};
+
+bool finished(const SessionVm& vm) {
+  return vm.state == SessionVmState::kDone || vm.state == SessionVmState::kFailed ||
+         vm.state == SessionVmState::kSkipped;
+}
+
+std::string testCopyId(const domain::FailoverSession& session, const std::string& replicaId) {
+  return "test-" + session.id.substr(session.id.find('-') + 1, 12) + "-" + replicaId;
+}
+
+std::string bubbleId(const domain::FailoverSession& session) {
+  return "bubble-" + session.id;
+}
+
+}  // namespace
+
+plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& tenantId,
+                                   const std::string& cloudHostId) {
+  plugin::TenantEdgeSpec spec{tenantId, {}, {}};
+  auto scope = tx.tenant(tenantId);
+  std::map<std::string, domain::Subscription> subscriptions;
+  for (auto& subscription : scope->subscriptions()) {
+    if (subscription.cloudHostId == cloudHostId)
+      subscriptions.emplace(subscription.id, subscription);
+  }
+  std::map<std::string, domain::Replica> published;  // failed over, on this cloud host
+  for (auto& replica : scope->replicas()) {
+    if (subscriptions.contains(replica.subscriptionId) &&
+        (replica.state == ReplicaState::kFailover ||
+         replica.state == ReplicaState::kPermanentFailover)) {
+      published.emplace(replica.id, replica);
+    }
+  }
+  for (const auto& plan : scope->failoverPlans()) {
+    if (plan.state != domain::FailoverPlanState::kCompleted &&
+        plan.state != domain::FailoverPlanState::kFailed) {
+      continue;  // rules go live with a full site failover only
+    }
+    for (const auto& member : plan.members) {
+      if (!published.contains(member.replicaId)) continue;
+      for (const auto& rule : member.publicIpRules) {
+        spec.mappings.push_back(
+            {rule.id, rule.publicIp, rule.publicPort,
+             rule.protocol == "udp" ? plugin::Protocol::kUdp : plugin::Protocol::kTcp,
+             rule.targetIp, rule.targetPort});
+      }
+    }
+  }
+  const auto subnets = scope->networkSubnets();
+  for (const auto& [id, subscription] : subscriptions) {
+    if (subscription.publicIps.empty()) continue;
+    for (const auto& network : subscription.networks) {
+      auto subnet = subnets.find(network.networkId);
+      if (network.internet && subnet != subnets.end() && !subnet->second.empty()) {
+        spec.outboundNat.push_back(
+            {network.networkId, subnet->second, subscription.publicIps.front()});
+      }
+    }
+  }
+  return spec;
+}
+
+struct FailoverRunner::Impl {
+  Impl(store::Store& s, plugins::CloudHostRegistry& r, FailoverOptions o)
+      : store(s),
+        cloudHosts(r),
+        options(std::move(o)),
+        pool(static_cast<std::size_t>(options.vmWorkers)) {}
+
+  void run(const domain::Task& task, TaskContext& context);
+
+  void load(const std::string& sessionId, SessionRun& run);
+  std::shared_ptr<plugin::CloudHostPlugin> pluginFor(const SessionRun& run,
+                                                     const domain::Replica& replica);
+  plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
+
+  // Journals `vm` (and, when given, the replica's new state) in one transaction.
+  void journal(SessionRun& run, const SessionVm& vm,
+               std::optional<ReplicaState> replicaState = std::nullopt,
+               const std::string& replicaError = {});
+  // Runs `step` for one VM: journalled as running first, as done or failed after, the replica put
+  // in `onSuccess` or `onFailure`.
+  void runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess, ReplicaState onFailure,
+             const std::function<void(SessionVm&)>& step);
+  // Runs `job` for the unfinished VMs in boot order: at most `parallelism` at once, and with boot
+  // delays, VM n+1 not before VM n's delay passed since it started.
+  void schedule(SessionRun& run, TaskContext& context, std::uint32_t parallelism, bool bootDelays,
+                const std::function<void(const SessionVm&)>& job);
+  // Runs `job` for the unfinished VMs in batches, pausing between batches (undo).
+  void inBatches(SessionRun& run, TaskContext& context,
+                 const std::function<void(const SessionVm&)>& job);
+
+  template <typename Call>
+  auto call(const std::string& what, SessionRun& run, SessionVm& vm, TaskContext& context,
+            Call&& plugin) {
+    return callPlugin(what, plugin, context, options.retry, [&](int attempt) {
+      if (attempt == 1) return;
+      ++vm.attempts;  // a retry is journalled, so the session shows it
+      journal(run, vm);
+    });
+  }
+
+  void failover(SessionRun& run, TaskContext& context);
+  void testFailover(SessionRun& run, TaskContext& context);
+  void cleanUpTest(SessionRun& run, TaskContext& context);
+  void undo(SessionRun& run, TaskContext& context);
+  void permanent(SessionRun& run, TaskContext& context);
+  void failback(SessionRun& run, TaskContext& context);
+  void applyEdges(SessionRun& run, TaskContext& context);
+  bool runScript(SessionRun& run, const domain::PlanScript& script, const char* marker);
+  void finish(SessionRun& run, bool cancelled);
+
+  store::Store& store;
+  plugins::CloudHostRegistry& cloudHosts;
+  FailoverOptions options;
+  boost::asio::thread_pool pool;
+};
+
+void FailoverRunner::Impl::load(const std::string& sessionId, SessionRun& run) {
+  store.read([&](store::Transaction& tx) {
+    auto session = tx.findAnySession(sessionId);
+    if (!session) throw TaskFailed("session " + sessionId + " no longer exists");
+    run.session = *session;
+    auto scope = tx.tenant(session->tenantId);
+    if (!session->planId.empty()) run.plan = scope->findFailoverPlan(session->planId);
+    for (const auto& vm : session->vms) {
+      auto replica = scope->findReplica(vm.replicaId);
+      if (!replica) throw TaskFailed("replica " + vm.replicaId + " no longer exists");
+      run.replicas.emplace(replica->id, *replica);
+    }
+    for (const auto& subscription : scope->subscriptions())
+      run.cloudHostOf[subscription.id] = subscription.cloudHostId;
+  });
+}
+
+std::shared_ptr<plugin::CloudHostPlugin> FailoverRunner::Impl::pluginFor(
+    const SessionRun& run, const domain::Replica& replica) {
+  const auto host = run.cloudHostOf.at(replica.subscriptionId);
+  auto plugin = cloudHosts.find(host);
+  if (!plugin)
+    throw TaskFailed("cloud host " + host + " of replica " + replica.name + " is not attached");
+  return plugin;
+}
+
+plugin::ComputeApi& FailoverRunner::Impl::computeFor(const SessionRun& run,
+                                                     const domain::Replica& replica) {
+  auto* compute = pluginFor(run, replica)->compute();
+  if (compute == nullptr)
+    throw TaskFailed("the cloud host of replica " + replica.name + " offers no compute");
+  return *compute;
+}
+
+void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm,
+                                   std::optional<ReplicaState> replicaState,
+                                   const std::string& replicaError) {
+  store.write([&](store::Transaction& tx) {
+    auto scope = tx.tenant(run.session.tenantId);
+    scope->updateSessionVm(run.session.id, vm);
+    if (replicaState) {
+      auto replica = scope->findReplica(vm.replicaId);
+      if (!replica) return;
+      replica->state = *replicaState;
+      replica->error = replicaError;
+      scope->updateReplica(*replica);
+    }
+  });
+  std::lock_guard lock(run.mutex);
+  for (auto& entry : run.session.vms) {
+    if (entry.replicaId == vm.replicaId) entry = vm;
+  }
+}
+
+void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess,
+                                 ReplicaState onFailure,
+                                 const std::function<void(SessionVm&)>& step) {
+  vm.state = SessionVmState::kRunning;
+  if (!vm.startedUnix) vm.startedUnix = security::nowUnix();
+  journal(run, vm);
+  std::optional<ReplicaState> outcome;
+  try {
+    step(vm);
+    vm.state = SessionVmState::kDone;
+    vm.error.clear();
+    outcome = onSuccess;
+  } catch (const TaskCancelled&) {
+    vm.state = SessionVmState::kSkipped;
+    vm.error = "cancelled";
+    outcome = vm.step.empty() ? std::nullopt : std::optional<ReplicaState>(onFailure);
+  } catch (const std::exception& e) {
+    vm.state = SessionVmState::kFailed;
+    vm.error = e.what();
+    outcome = onFailure;
+    std::lock_guard lock(run.mutex);
+    run.errors.push_back(run.replica(vm.replicaId).name + ": " + e.what());
+  }
+  vm.finishedUnix = security::nowUnix();
+  try {
+    journal(run, vm, outcome, vm.state == SessionVmState::kDone ? std::string() : vm.error);
+  } catch (const std::exception& e) {
+    spdlog::error("session {}: cannot journal replica {}: {}", run.session.id, vm.replicaId,
+                  e.what());
+  }
+}
+
+void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
+                                    std::uint32_t parallelism, bool bootDelays,
+                                    const std::function<void(const SessionVm&)>& job) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::uint32_t active = 0;
+  std::optional<std::chrono::steady_clock::time_point> nextStartAllowed;
+  std::vector<SessionVm> pending;
+  {
+    std::lock_guard lock(run.mutex);
+    for (const auto& vm : run.session.vms) {
+      if (!finished(vm)) pending.push_back(vm);
+    }
+  }
+  bool cancelled = false;
+  for (const auto& vm : pending) {
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return active < std::max<std::uint32_t>(parallelism, 1); });
+    }
+    try {
+      if (nextStartAllowed) {
+        context.sleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(std::chrono::steady_clock::duration::zero(),
+                     *nextStartAllowed - std::chrono::steady_clock::now())));
+      }
+      context.throwIfCancelled();
+    } catch (const TaskCancelled&) {
+      cancelled = true;
+      break;
+    }
+    if (bootDelays)
+      nextStartAllowed =
+          std::chrono::steady_clock::now() + std::chrono::seconds(run.bootDelay(vm.replicaId));
+    {
+      std::lock_guard lock(mutex);
+      ++active;
+    }
+    boost::asio::post(pool, [&, vm] {
+      job(vm);
+      std::lock_guard lock(mutex);
+      --active;
+      changed.notify_all();
+    });
+  }
+  std::unique_lock lock(mutex);
+  changed.wait(lock, [&] { return active == 0; });
+  if (cancelled) throw TaskCancelled();
+}
+
+void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
+                                     const std::function<void(const SessionVm&)>& job) {
+  std::vector<SessionVm> pending;
+  {
+    std::lock_guard lock(run.mutex);
+    for (const auto& vm : run.session.vms) {
+      if (!finished(vm)) pending.push_back(vm);
+    }
+  }
+  const std::size_t batch = std::max<std::uint32_t>(options.undoBatchSize, 1);
+  for (std::size_t start = 0; start < pending.size(); start += batch) {
+    if (start > 0) context.sleepFor(options.undoBatchPause);
+    std::mutex mutex;
+    std::condition_variable done;
+    std::size_t left = std::min(batch, pending.size() - start);
+    for (std::size_t i = start; i < start + std::min(batch, pending.size() - start); ++i) {
+      boost::asio::post(pool, [&, vm = pending[i]] {
+        job(vm);
+        std::lock_guard lock(mutex);
+        --left;
+        done.notify_all();
+      });
+    }
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return left == 0; });
+  }
+}
+
+void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
+  const bool full = run.session.kind == SessionKind::kFailover;
+  if (full && run.plan && !runScript(run, run.plan->preScript, kPreScriptMarker)) return;
+  const auto parallelism = run.plan ? run.plan->parallelism : 1;
+  schedule(run, context, parallelism, true, [&](const SessionVm& scheduled) {
+    runVm(run, scheduled, ReplicaState::kFailover, ReplicaState::kFailoverFailed,
+          [&](SessionVm& vm) {
+            const auto& replica = run.replica(vm.replicaId);
+            auto& compute = computeFor(run, replica);
+            const auto machine = call(
+                "read " + replica.name, run, vm, context,
+                [&](const plugin::CallContext& ctx) { return compute.machine(replica.id, ctx); });
+            if (machine.power == plugin::PowerState::kOn) return;  // resumed: it is up already
+            if (vm.restorePointId.empty()) throw TaskFailed("no restore point to boot");
+            vm.step = "revert";
+            journal(run, vm);
+            call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
+                 [&](const plugin::CallContext& ctx) {
+                   return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
+                 });
+            vm.step = "power_on";
+            journal(run, vm);
+            call("power on " + replica.name, run, vm, context,
+                 [&](const plugin::CallContext& ctx) { return compute.powerOn(replica.id, ctx); });
+          });
+  });
+  if (full) {
+    applyEdges(run, context);
+    if (run.plan) runScript(run, run.plan->postScript, kPostScriptMarker);
+  }
+}
+
+void FailoverRunner::Impl::testFailover(SessionRun& run, TaskContext& context) {
+  // A test session that was interrupted (a restart) is not resumed: its copies are cleaned up.
+  const bool resumed =
+      std::any_of(run.session.vms.begin(), run.session.vms.end(),
+                  [](const SessionVm& vm) { return vm.state != SessionVmState::kPending; });
+  if (resumed) {
+    run.errors.push_back("interrupted by a restart; the test copies were cleaned up");
+    cleanUpTest(run, context);
+    return;
+  }
+  try {
+    // One bubble per cloud host, mirroring the networks its replicas use there.
+    std::map<std::string, std::vector<std::string>> networksByHost;
+    for (const auto& [id, replica] : run.replicas) {
+      auto& networks = networksByHost[run.cloudHostOf.at(replica.subscriptionId)];
+      for (const auto& nic : replica.nics) {
+        if (std::find(networks.begin(), networks.end(), nic.networkId) == networks.end())
+          networks.push_back(nic.networkId);
+      }
+    }
+    for (const auto& [host, networks] : networksByHost) {
+      auto plugin = cloudHosts.find(host);
+      auto* isolation = plugin ? plugin->testIsolation() : nullptr;
+      if (isolation == nullptr)
+        throw TaskFailed("cloud host " + host + " offers no test isolation");
+      const plugin::BubbleSpec bubble{bubbleId(run.session), run.session.tenantId, networks};
+      callPlugin(
+          "create the isolated network",
+          [&](const plugin::CallContext& ctx) { return isolation->createBubble(bubble, ctx); },
+          context, options.retry);
+    }
+    schedule(run, context, run.plan ? run.plan->parallelism : 1, true,
+             [&](const SessionVm& scheduled) {
+               runVm(run, scheduled, ReplicaState::kTest, ReplicaState::kReady, [&](SessionVm& vm) {
+                 const auto& replica = run.replica(vm.replicaId);
+                 auto plugin = pluginFor(run, replica);
+                 auto& compute = computeFor(run, replica);
+                 const auto copyId = testCopyId(run.session, replica.id);
+                 vm.step = "copy";
+                 journal(run, vm);
+                 call("copy " + replica.name + " into the bubble", run, vm, context,
+                      [&](const plugin::CallContext& ctx) {
+                        return plugin->testIsolation()->createTestCopy(
+                            {copyId, replica.id, vm.restorePointId, bubbleId(run.session)}, ctx);
+                      });
+                 vm.step = "power_on";
+                 journal(run, vm);
+                 call("power on the test copy of " + replica.name, run, vm, context,
+                      [&](const plugin::CallContext& ctx) { return compute.powerOn(copyId, ctx); });
+               });
+             });
+    context.sleepFor(std::chrono::seconds(run.session.testDurationSeconds));
+  } catch (...) {
+    cleanUpTest(run, context);  // always: failure, cancel or timeout
+    throw;
+  }
+  cleanUpTest(run, context);
+}
+
+void FailoverRunner::Impl::cleanUpTest(SessionRun& run, TaskContext&) {
+  // Cleanup must not be cancelled: it uses its own context with only a deadline.
+  auto alwaysContext = [&] { return plugin::CallContext::withTimeout(options.retry.callTimeout); };
+  std::set<std::string> hosts;
+  for (const auto& [id, replica] : run.replicas) {
+    try {
+      hosts.insert(run.cloudHostOf.at(replica.subscriptionId));
+      auto plugin = pluginFor(run, replica);
+      if (auto* isolation = plugin->testIsolation()) {
+        auto deleted = isolation->deleteTestCopy(testCopyId(run.session, id), alwaysContext());
+        if (!deleted.ok())
+          run.errors.push_back("cleanup of " + replica.name + ": " + describe(deleted.error()));
+      }
+    } catch (const std::exception& e) {
+      run.errors.push_back("cleanup of " + replica.name + ": " + e.what());
+    }
+    store.write([&](store::Transaction& tx) {
+      auto scope = tx.tenant(run.session.tenantId);
+      auto current = scope->findReplica(id);
+      if (current && current->state == ReplicaState::kTest) {
+        current->state = ReplicaState::kReady;
+        scope->updateReplica(*current);
+      }
+    });
+  }
+  for (const auto& host : hosts) {
+    auto plugin = cloudHosts.find(host);
+    if (!plugin || !plugin->testIsolation()) continue;
+    auto deleted = plugin->testIsolation()->deleteBubble(bubbleId(run.session), alwaysContext());
+    if (!deleted.ok())
+      run.errors.push_back("cleanup of the isolated network: " + describe(deleted.error()));
+  }
+}
+
+void FailoverRunner::Impl::undo(SessionRun& run, TaskContext& context) {
+  inBatches(run, context, [&](const SessionVm& scheduled) {
+    runVm(run, scheduled, ReplicaState::kReady, ReplicaState::kFailoverFailed, [&](SessionVm& vm) {
+      const auto& replica = run.replica(vm.replicaId);
+      auto& compute = computeFor(run, replica);
+      const auto machine =
+          call("read " + replica.name, run, vm, context,
+               [&](const plugin::CallContext& ctx) { return compute.machine(replica.id, ctx); });
+      if (machine.power != plugin::PowerState::kOff) {
+        vm.step = "power_off";
+        journal(run, vm);
+        plugin::PowerOffOptions off{true, options.gracefulShutdown};
+        call("power off " + replica.name, run, vm, context, [&](const plugin::CallContext& ctx) {
+          return compute.powerOff(replica.id, off, ctx);
+        });
+      }
+      if (!vm.restorePointId.empty()) {
+        vm.step = "revert";
+        journal(run, vm);
+        call("revert " + replica.name, run, vm, context, [&](const plugin::CallContext& ctx) {
+          return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
+        });
+      }
+    });
+  });
+  applyEdges(run, context);
+}
+
+void FailoverRunner::Impl::permanent(SessionRun& run, TaskContext& context) {
+  schedule(run, context, run.plan ? run.plan->parallelism : 1, false,
+           [&](const SessionVm& scheduled) {
+             runVm(run, scheduled, ReplicaState::kPermanentFailover, ReplicaState::kFailover,
+                   [&](SessionVm& vm) {
+                     const auto& replica = run.replica(vm.replicaId);
+                     auto& compute = computeFor(run, replica);
+                     vm.step = "delete_restore_points";
+                     journal(run, vm);
+                     const auto points = store.read([&](store::Transaction& tx) {
+                       return tx.tenant(run.session.tenantId)->restorePoints(replica.id);
+                     });
+                     for (const auto& point : points) {
+                       call("delete restore point " + point.id, run, vm, context,
+                            [&](const plugin::CallContext& ctx) {
+                              return compute.deleteRestorePoint(replica.id, point.id, ctx);
+                            });
+                       store.write([&](store::Transaction& tx) {
+                         tx.tenant(run.session.tenantId)->deleteRestorePoint(replica.id, point.id);
+                       });
+                     }
+                   });
+           });
+}
+
+void FailoverRunner::Impl::failback(SessionRun& run, TaskContext& context) {
+  const auto kind = run.session.kind;
+  const auto onSuccess = kind == SessionKind::kFailback         ? ReplicaState::kFailback
+                         : kind == SessionKind::kFailbackCommit ? ReplicaState::kReady
+                                                                : ReplicaState::kFailover;
+  const auto onFailure =
+      kind == SessionKind::kFailback ? ReplicaState::kFailover : ReplicaState::kFailback;
+  schedule(run, context, 1, false, [&](const SessionVm& scheduled) {
+    runVm(run, scheduled, onSuccess, onFailure, [&](SessionVm& vm) {
+      const auto& replica = run.replica(vm.replicaId);
+      auto& compute = computeFor(run, replica);
+      const auto machine =
+          call("read " + replica.name, run, vm, context,
+               [&](const plugin::CallContext& ctx) { return compute.machine(replica.id, ctx); });
+      if (kind == SessionKind::kFailback && machine.power != plugin::PowerState::kOff) {
+        vm.step = "power_off";
+        journal(run, vm);
+        plugin::PowerOffOptions off{true, options.gracefulShutdown};
+        call("power off " + replica.name, run, vm, context, [&](const plugin::CallContext& ctx) {
+          return compute.powerOff(replica.id, off, ctx);
+        });
+      } else if (kind == SessionKind::kFailbackUndo && machine.power != plugin::PowerState::kOn) {
+        vm.step = "power_on";
+        journal(run, vm);
+        call("power on " + replica.name, run, vm, context,
+             [&](const plugin::CallContext& ctx) { return compute.powerOn(replica.id, ctx); });
+      }
+    });
+  });
+}
+
+void FailoverRunner::Impl::applyEdges(SessionRun& run, TaskContext& context) {
+  std::set<std::string> hosts;
+  for (const auto& [id, replica] : run.replicas)
+    hosts.insert(run.cloudHostOf.at(replica.subscriptionId));
+  for (const auto& host : hosts) {
+    const auto spec = store.read(
+        [&](store::Transaction& tx) { return desiredEdge(tx, run.session.tenantId, host); });
+    auto plugin = cloudHosts.find(host);
+    auto* edge = plugin ? plugin->edge() : nullptr;
+    if (edge == nullptr) {
+      if (!spec.mappings.empty() || !spec.outboundNat.empty()) {
+        run.errors.push_back("cloud host " + host +
+                             " has no edge: public-IP rules were not applied");
+      }
+      continue;
+    }
+    try {
+      callPlugin(
+          "apply the public-IP rules",
+          [&](const plugin::CallContext& ctx) { return edge->applyTenantEdge(spec, ctx); }, context,
+          options.retry);
+    } catch (const TaskFailed& e) {
+      run.errors.push_back(e.what());
+    }
+  }
+}
+
+bool FailoverRunner::Impl::runScript(SessionRun& run, const domain::PlanScript& script,
+                                     const char* marker) {
+  if (script.command.empty() || run.session.scriptOutput.find(marker) != std::string::npos)
+    return true;
+  const auto result =
+      engine::runScript(script.command,
+                        {{"WARMSITE_TENANT_ID", run.session.tenantId},
+                         {"WARMSITE_PLAN_ID", run.session.planId},
+                         {"WARMSITE_SESSION_ID", run.session.id},
+                         {"WARMSITE_OPERATION", std::string(domain::toString(run.session.kind))}},
+                        std::chrono::seconds(script.timeoutSeconds));
+  run.session.scriptOutput += marker + result.output + "\n";
+  store.write(
+      [&](store::Transaction& tx) { tx.tenant(run.session.tenantId)->updateSession(run.session); });
+  if (!result.succeeded) {
+    run.errors.push_back(
+        std::string(marker == kPreScriptMarker ? "pre" : "post") + "-failover script " +
+        script.command +
+        (result.timedOut ? " timed out" : " exited with " + std::to_string(result.exitCode)));
+  }
+  return result.succeeded;
+}
+
+void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled) {
+  std::size_t failed = 0, total = 0;
+  {
+    std::lock_guard lock(run.mutex);
+    for (const auto& vm : run.session.vms) {
+      ++total;
+      failed += vm.state == SessionVmState::kFailed ? 1 : 0;
+    }
+  }
+  auto& session = run.session;
+  session.state = cancelled                             ? domain::SessionState::kCancelled
+                  : (failed > 0 || !run.errors.empty()) ? domain::SessionState::kFailed
+                                                        : domain::SessionState::kCompleted;
+  session.error.clear();
+  if (failed > 0)
+    session.error = std::to_string(failed) + " of " + std::to_string(total) + " VMs failed";
+  for (const auto& error : run.errors) session.error += (session.error.empty() ? "" : "; ") + error;
+  session.finishedUnix = security::nowUnix();
+  store.write([&](store::Transaction& tx) {
+    auto scope = tx.tenant(session.tenantId);
+    scope->updateSession(session);
+    if (!run.plan) return;
+    auto plan = scope->findFailoverPlan(run.plan->id);
+    if (!plan || plan->lastSessionId != session.id) return;
+    const bool ok = session.state == domain::SessionState::kCompleted;
+    switch (session.kind) {
+      case SessionKind::kFailover:
+        plan->state =
+            ok ? domain::FailoverPlanState::kCompleted : domain::FailoverPlanState::kFailed;
+        break;
+      case SessionKind::kUndo:
+        plan->state =
+            ok ? domain::FailoverPlanState::kReady : domain::FailoverPlanState::kUndoFailed;
+        break;
+      case SessionKind::kTestFailover:
+        plan->state = domain::FailoverPlanState::kReady;
+        break;
+      case SessionKind::kPermanentFailover:
+        plan->state = domain::FailoverPlanState::kCompleted;
+        break;
+      default:
+        return;
+    }
+    scope->updateFailoverPlan(*plan);
+  });
+}
+
+void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
+  SessionRun run;
+  load(task.targetId, run);
+  bool cancelled = false;
+  try {
+    switch (run.session.kind) {
+      case SessionKind::kFailover:
+      case SessionKind::kPartialFailover:
+        failover(run, context);
+        break;
+      case SessionKind::kTestFailover:
+        testFailover(run, context);
+        break;
+      case SessionKind::kUndo:
+      case SessionKind::kPartialUndo:
+        undo(run, context);
+        break;
+      case SessionKind::kPermanentFailover:
+      case SessionKind::kPartialPermanent:
+        permanent(run, context);
+        break;
+      case SessionKind::kFailback:
+      case SessionKind::kFailbackCommit:
+      case SessionKind::kFailbackUndo:
+        failback(run, context);
+        break;
+    }
+  } catch (const TaskCancelled&) {
+    cancelled = true;
+  } catch (const std::exception& e) {
+    run.errors.push_back(e.what());
+  }
+  finish(run, cancelled);
+  if (cancelled) throw TaskCancelled();
+  if (run.session.state == domain::SessionState::kFailed) throw TaskFailed(run.session.error);
+}
+
+FailoverRunner::FailoverRunner(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
+                               FailoverOptions options)
+    : impl_(std::make_unique<Impl>(store, cloudHosts, std::move(options))) {}
+
+FailoverRunner::~FailoverRunner() {
+  impl_->pool.join();
+}
+
+void FailoverRunner::registerWith(TaskEngine& engine) {
+  engine.registerKind(kFailoverSession, [this](const domain::Task& task, TaskContext& context) {
+    impl_->run(task, context);
+  });
+}
+
+}  // namespace warmsite::engine

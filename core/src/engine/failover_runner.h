@@ -1,0 +1,51 @@
+#pragma once
+// Runs failover sessions: full and partial failover, test failover, undo, permanent failover,
+// failback. A session is created by the API with its VMs in boot order and one task; this runner is
+// that task. Every VM step is journalled in the session before and after its plugin call, and every
+// step checks the backend first, so a session resumed after a crash finishes without starting a VM
+// twice or leaving a test copy behind.
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "engine/plugin_call.h"
+#include "engine/task_engine.h"
+#include "plugins/cloud_host_registry.h"
+#include "store/store.h"
+
+namespace warmsite::engine {
+
+inline constexpr const char* kFailoverSession = "failover_session";
+
+struct FailoverOptions {
+  int vmWorkers = 64;  // the global pool of VM steps, shared by every session
+  RetryPolicy
+      retry;  // per plugin call: transient errors retried; callTimeout is the per-VM deadline
+  std::uint32_t undoBatchSize =
+      5;  // undo works in batches (Veeam Cloud Connect: 5 VMs, 10 s apart)
+  std::chrono::milliseconds undoBatchPause{10'000};
+  std::chrono::milliseconds gracefulShutdown{120'000};
+};
+
+class FailoverRunner {
+ public:
+  FailoverRunner(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
+                 FailoverOptions options);
+  ~FailoverRunner();
+
+  void registerWith(TaskEngine& engine);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The edge rules a tenant should have on a cloud host now: the public-IP rules of plan members that
+// are failed over (or permanently), and outbound NAT for its internet networks with a known subnet.
+plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& tenantId,
+                                   const std::string& cloudHostId);
+
+}  // namespace warmsite::engine
