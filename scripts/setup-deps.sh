@@ -10,6 +10,7 @@ packages=(
   libboost1.74-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libsqlitecpp-dev
   libcpprest-dev libvirt-dev libnbd-dev libzstd-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
+  libxml2-dev
   # runtime tools used by plugins and tests
   libvirt0 qemu-utils nbdkit openssl iproute2 nftables procps sqlite3 ca-certificates
 )
