@@ -87,7 +87,7 @@ struct CloseContext {
 void onConnectionClosed(virConnectPtr, int reason, void* opaque) {
   auto* context = static_cast<CloseContext*>(opaque);
   if (auto flag = context->flag.lock()) flag->store(true);
-  if (auto hook = context->hook.lock()) (*hook)(context->slot, reason);
+  if (auto hook = context->hook.lock(); hook && *hook) (*hook)(context->slot, reason);
 }
 
 void freeCloseContext(void* opaque) {
@@ -252,7 +252,7 @@ void ConnectionPool::markClosedForTest(std::size_t index) {
     std::lock_guard lock(state.mutex);
     if (state.connection) state.connection->closedFlag_->store(true);
   }
-  (*closed_)(index, VIR_CONNECT_CLOSE_REASON_EOF);
+  if (*closed_) (*closed_)(index, VIR_CONNECT_CLOSE_REASON_EOF);
 }
 
 }  // namespace warmsite::libvirtplugin
