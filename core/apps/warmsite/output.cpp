@@ -38,7 +38,7 @@ std::string formatted(const nlohmann::json& value, Format format) {
 
 std::string plainText(const nlohmann::json& value) {
   if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
+  if (value.is_string()) return value.get<std::string>().empty() ? "-" : value.get<std::string>();
   if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
   if (value.is_array()) {
     if (value.empty()) return "-";

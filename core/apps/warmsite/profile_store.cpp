@@ -40,10 +40,12 @@ ProfileStore::ProfileStore(std::filesystem::path path) : path_(std::move(path)) 
               << " can be read by other users and holds login tokens; run chmod 600 on it\n";
   }
   const auto document = nlohmann::json::parse(in, nullptr, false);
-  if (!document.is_object() || !document.value("profiles", nlohmann::json::object()).is_object()) {
+  const auto profiles =
+      document.is_object() ? document.value("profiles", nlohmann::json::object()) : nullptr;
+  if (!profiles.is_object()) {
     throw std::runtime_error(path_.string() + " is not a warmsite profile file");
   }
-  for (const auto& [name, item] : document.value("profiles", nlohmann::json::object()).items()) {
+  for (const auto& [name, item] : profiles.items()) {
     if (!item.is_object()) continue;
     Profile profile;
     profile.server = item.value("server", "");
