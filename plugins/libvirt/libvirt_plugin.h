@@ -166,6 +166,9 @@ auto LibvirtPlugin::guarded(const char* operation, const plugin::CallContext& ct
   } catch (const std::exception& e) {
     return plugin::makeError(plugin::ErrorCode::kInternal,
                              std::string(operation) + " failed: " + e.what());
+  } catch (...) {
+    return plugin::makeError(plugin::ErrorCode::kInternal,
+                             std::string(operation) + " failed with a non-standard exception");
   }
 }
 

@@ -103,9 +103,10 @@ void PowerMonitor::settled(const std::string& machineId, std::optional<PowerStat
 
 void PowerMonitor::run() {
   std::set<std::string> busy;  // machines whose check waits for a plugin call to finish
+  // The pool's delay is read without the inbox lock: libvirt callbacks take that lock.
+  auto delay = std::chrono::milliseconds(0);
   std::unique_lock lock(inbox_->mutex);
   while (!inbox_->stop) {
-    const auto delay = inbox_->reconnect ? hooks_.retryDelay() : std::chrono::milliseconds(0);
     const bool idle = inbox_->machines.empty() && busy.empty() && !inbox_->reconnect;
     if (idle) {
       inbox_->wake.wait(lock);
@@ -118,11 +119,16 @@ void PowerMonitor::run() {
     }
     auto machines = std::move(inbox_->machines);
     inbox_->machines.clear();
-    const bool reconnect = inbox_->reconnect && hooks_.retryDelay().count() == 0;
+    const bool reconnectPending = inbox_->reconnect;
     lock.unlock();
-    if (reconnect && hooks_.reconnect().ok()) {
-      std::lock_guard relock(inbox_->mutex);
-      inbox_->reconnect = false;
+    delay = reconnectPending ? hooks_.retryDelay() : std::chrono::milliseconds(0);
+    if (reconnectPending && delay.count() == 0) {
+      if (hooks_.reconnect().ok()) {
+        std::lock_guard relock(inbox_->mutex);
+        inbox_->reconnect = false;
+      } else {
+        delay = hooks_.retryDelay();
+      }
     }
     for (auto& id : machines) busy.insert(std::move(id));
     for (auto it = busy.begin(); it != busy.end();) {
