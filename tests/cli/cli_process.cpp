@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -39,6 +40,13 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   for (auto& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;
+}
+
+int exitCodeOf(pid_t pid, bool timedOut) {
+  if (timedOut) ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return !timedOut && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace
@@ -109,10 +117,52 @@ CliResult runProgram(const std::string& program, const std::vector<std::string>&
   for (auto& fd : fds) {
     if (fd.fd >= 0) ::close(fd.fd);
   }
-  if (timedOut) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exitCode = !timedOut && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.exitCode = exitCodeOf(pid, timedOut);
+  return result;
+}
+
+CliResult runOnTerminal(const std::string& program, const std::vector<std::string>& args,
+                        const std::vector<Exchange>& dialogue, const std::filesystem::path& home,
+                        int timeoutSeconds) {
+  // Everything the child needs is built before the fork: after it, only exec.
+  std::vector<std::string> argv{program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto env = childEnvironment(home);
+  auto argvPointers = pointers(argv);
+  auto envPointers = pointers(env);
+  int terminal = -1;
+  const pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
+  if (pid < 0) throw std::runtime_error(std::string("forkpty: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::execve(program.c_str(), argvPointers.data(), envPointers.data());
+    ::_exit(127);
+  }
+  CliResult result;
+  std::size_t next = 0, answeredAt = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+  bool timedOut = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timedOut = true;
+      break;
+    }
+    pollfd fd{terminal, POLLIN, 0};
+    if (::poll(&fd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    char buffer[4096];
+    const auto n = ::read(terminal, buffer, sizeof buffer);
+    if (n <= 0) break;  // EIO once the child has closed the terminal
+    result.out.append(buffer, static_cast<std::size_t>(n));
+    if (next < dialogue.size() &&
+        result.out.find(dialogue[next].prompt, answeredAt) != std::string::npos) {
+      answeredAt = result.out.size();
+      const auto typed = dialogue[next++].answer + "\n";
+      (void)::write(terminal, typed.data(), typed.size());
+    }
+  }
+  ::close(terminal);
+  result.exitCode = exitCodeOf(pid, timedOut);
   return result;
 }
 

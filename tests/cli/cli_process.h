@@ -21,4 +21,16 @@ CliResult runProgram(const std::string& program, const std::vector<std::string>&
                      const std::string& input, const std::filesystem::path& home,
                      int timeoutSeconds = 120);
 
+// One exchange on a terminal: when `prompt` appears, `answer` is typed.
+struct Exchange {
+  std::string prompt;
+  std::string answer;
+};
+
+// Runs `program` on a new pseudo-terminal (stdin, stdout and stderr all on it, as in an
+// interactive shell) and plays `dialogue` in order; everything shown lands in `out`.
+CliResult runOnTerminal(const std::string& program, const std::vector<std::string>& args,
+                        const std::vector<Exchange>& dialogue, const std::filesystem::path& home,
+                        int timeoutSeconds = 120);
+
 }  // namespace warmsite::clitest

@@ -73,6 +73,20 @@ TEST_F(CliTest, FirstLoginIsRefusedUntilTheThumbprintIsAccepted) {
       << audit.dump();
 }
 
+TEST_F(CliTest, OnATerminalTheCertificateIsAcceptedByAnswerAndThePasswordIsNotEchoed) {
+  const std::vector<std::string> args{"login", "--server", server(), "--user", "admin"};
+  const auto declined = runOnTerminal(WARMSITE_CLI, args, {{"[y/N]", "n"}}, home_);
+  EXPECT_EQ(declined.exitCode, 4) << declined.out;
+  EXPECT_THAT(declined.out, AllOf(HasSubstr(thumbprint_), HasSubstr("not accepted")));
+  EXPECT_FALSE(std::filesystem::exists(home_ / "profiles.json"));
+
+  const auto accepted = runOnTerminal(
+      WARMSITE_CLI, args, {{"[y/N]", "y"}, {"Password for admin", apitest::kAdminPassword}}, home_);
+  ASSERT_EQ(accepted.exitCode, 0) << accepted.out;
+  EXPECT_THAT(accepted.out, Not(HasSubstr(apitest::kAdminPassword)));
+  EXPECT_EQ(profiles()["profiles"]["default"]["thumbprint"], thumbprint_);
+}
+
 TEST_F(CliTest, AnAcceptedThumbprintOtherThanThePresentedOneIsRefused) {
   const std::string other(64, 'A');
   const auto refused = run({"login", "--server", server(), "--user", "admin", "--password-stdin",

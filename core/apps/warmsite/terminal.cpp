@@ -64,17 +64,18 @@ bool confirm(const std::string& question) {
 
 std::string askSecret(const std::string& question) {
   requireTerminal(question);
-  std::cerr << question << std::flush;
   ::tcgetattr(STDIN_FILENO, &savedTerminal);
   struct termios silent = savedTerminal;
   silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
   auto previousInt = std::signal(SIGINT, restoreEchoAndExit);
   auto previousTerm = std::signal(SIGTERM, restoreEchoAndExit);
   echoDisabled = 1;
+  // Echo goes off before the prompt shows, so nothing typed after the prompt is echoed or flushed.
   ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent);
+  std::cerr << question << std::flush;
   std::string line;
   const bool read = static_cast<bool>(std::getline(std::cin, line));
-  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal);
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &savedTerminal);
   echoDisabled = 0;
   std::signal(SIGINT, previousInt);
   std::signal(SIGTERM, previousTerm);
