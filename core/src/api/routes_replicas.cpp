@@ -68,7 +68,7 @@ domain::Replica readReplica(ApiRequest& request, JsonInput& body) {
     disk.finish();
   }
   index = 0;
-  for (auto& nic : body.objectArray("nics", 16)) {
+  for (auto& nic : body.has("nics") ? body.objectArray("nics", 16) : std::vector<JsonInput>{}) {
     domain::ReplicaNic entry{"nic-" + std::to_string(index++), nic.string("network_id", 128), "",
                              nic.optionalString("ip_address", 64).value_or("")};
     nic.finish();

@@ -76,10 +76,8 @@ plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& te
     }
   }
   for (const auto& plan : scope->failoverPlans()) {
-    if (plan.state != domain::FailoverPlanState::kCompleted &&
-        plan.state != domain::FailoverPlanState::kFailed) {
-      continue;  // rules go live with a full site failover only
-    }
+    // Rules go live with a plan's failover (during it too, once its VMs are up), never partially.
+    if (plan.state == domain::FailoverPlanState::kReady) continue;
     for (const auto& member : plan.members) {
       if (!published.contains(member.replicaId)) continue;
       for (const auto& rule : member.publicIpRules) {

@@ -1,0 +1,443 @@
+// Failover plans and operations through the API over TLS, against the vSphere mock with latency
+// and injected faults, checked against the mock's own inventory.
+#include <gmock/gmock.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/api/api_fixture.h"
+
+namespace warmsite::apitest {
+namespace {
+
+using ::testing::HasSubstr;
+
+class FailoverTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    restart([](daemon::OrchestratorOptions& o) {
+      o.failover.undoBatchPause = std::chrono::milliseconds(0);
+      o.failover.retry.firstBackoff = std::chrono::milliseconds(10);
+    });
+    sp_ = std::make_unique<client::ApiClient>(admin());
+  }
+
+  // A tenant "Acme" subscribed to a plan on a vSphere mock configured with `extra` (faults,
+  // latency), with 2 public IPs and one internet network.
+  void environment(const nlohmann::json& extra = nlohmann::json::object()) {
+    nlohmann::json config{
+        {"vcenter", std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())}};
+    config.update(extra);
+    auto host = sp_->post("/api/v1/cloud-hosts",
+                          {{"name", "vc"}, {"plugin", "vsphere-mock"}, {"config", config}});
+    ASSERT_STATUS(host, 201);
+    host_ = host.json()["id"];
+    vlanRange(*sp_, host_, 100, 109, true);
+    publicIps(*sp_, {"203.0.113.10-203.0.113.11"});
+    const auto plan = this->plan(*sp_, host_, "Gold", 1, 0);
+    tenantId_ = tenant(*sp_, "Acme");
+    subscription_ = subscribe(*sp_, tenantId_, plan, 2);
+    auto sub = sp_->get("/api/v1/subscriptions/" + subscription_).json();
+    network_ = sub["networks"][0]["id"];
+    ips_ = sub["public_ips"].get<std::vector<std::string>>();
+    acme_ = std::make_unique<client::ApiClient>(client("Acme", "tenant-pass-1"));
+  }
+
+  std::string replica(const std::string& name, std::uint64_t memoryMb = 1024) {
+    auto created = acme_->post(
+        "/api/v1/replicas", {{"subscription_id", subscription_},
+                             {"name", name},
+                             {"vcpus", 2},
+                             {"cpu_mhz", 2000},
+                             {"memory_mb", memoryMb},
+                             {"disks", {{{"storage", "gold"}, {"size_gb", 10}}}},
+                             {"nics", {{{"network_id", network_}, {"ip_address", "10.0.0.5"}}}}});
+    EXPECT_EQ(created.status, 202) << created.body;
+    const std::string id = created.json()["replica"]["id"];
+    EXPECT_EQ(waitTask(*acme_, created.json()["task"]["id"])["state"], "succeeded");
+    return id;
+  }
+
+  std::string restorePoint(const std::string& replicaId) {
+    auto taken =
+        acme_->post("/api/v1/replicas/" + replicaId + "/restore-points", nlohmann::json::object());
+    EXPECT_EQ(taken.status, 202) << taken.body;
+    EXPECT_EQ(waitTask(*acme_, taken.json()["task"]["id"])["state"], "succeeded");
+    return taken.json()["restore_point_id"];
+  }
+
+  // `n` replicas with one restore point each.
+  std::vector<std::string> replicas(int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(replica("vm-" + std::to_string(i)));
+      restorePoint(ids.back());
+    }
+    return ids;
+  }
+
+  std::string failoverPlan(const std::vector<std::string>& members,
+                           nlohmann::json rulesOfFirst = nlohmann::json::array(),
+                           int parallelism = 10) {
+    auto list = nlohmann::json::array();
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      list.push_back({{"replica_id", members[i]},
+                      {"boot_delay_s", 0},
+                      {"public_ip_rules", i == 0 ? rulesOfFirst : nlohmann::json::array()}});
+    }
+    auto plan = acme_->post("/api/v1/failover-plans",
+                            {{"name", "DR"}, {"parallelism", parallelism}, {"members", list}});
+    EXPECT_EQ(plan.status, 201) << plan.body;
+    return plan.json().value("id", "");
+  }
+
+  // Starts an operation and waits for its session to end; returns the session.
+  nlohmann::json run(const std::string& path,
+                     const nlohmann::json& body = nlohmann::json::object()) {
+    auto started = acme_->post(path, body);
+    EXPECT_EQ(started.status, 202) << path << ": " << started.body;
+    if (started.status != 202) return {};
+    waitTask(*acme_, started.json()["task_id"]);
+    return acme_->get("/api/v1/sessions/" + started.json()["session"]["id"].get<std::string>())
+        .json();
+  }
+
+  std::string state(const std::string& replicaId) {
+    return acme_->get("/api/v1/replicas/" + replicaId).json()["state"];
+  }
+
+  std::shared_ptr<plugin::CloudHostPlugin> plugin() {
+    return orchestrator_->cloudHosts().find(host_);
+  }
+  plugin::PowerState power(const std::string& machineId) {
+    return plugin()->compute()->machine(machineId, {})->power;
+  }
+
+  std::unique_ptr<client::ApiClient> sp_, acme_;
+  std::string host_, tenantId_, subscription_, network_;
+  std::vector<std::string> ips_;
+};
+
+TEST_F(FailoverTest, FullFailoverBootsEveryReplicaAppliesTheRulesAndUndoReturnsThem) {
+  environment();
+  const auto ids = replicas(5);
+  const auto plan = failoverPlan(ids,
+                                 {{{"public_ip", ips_[0]},
+                                   {"public_port", 443},
+                                   {"target_ip", "10.0.0.5"},
+                                   {"target_port", 8443}}},
+                                 2);
+  auto session = run("/api/v1/failover-plans/" + plan + "/failover");
+  EXPECT_EQ(session["state"], "completed") << session.dump();
+  EXPECT_EQ(session["vms_finished"], 5);
+  for (const auto& id : ids) {
+    EXPECT_EQ(state(id), "failover");
+    EXPECT_EQ(power(id), plugin::PowerState::kOn);
+  }
+  EXPECT_EQ(acme_->get("/api/v1/failover-plans/" + plan).json()["state"], "completed");
+  auto edge = plugin()->edge()->tenantEdge(tenantId_, {});
+  ASSERT_EQ(edge->mappings.size(), 1u);
+  EXPECT_EQ(edge->mappings[0].publicIp, ips_[0]);
+  EXPECT_EQ(edge->mappings[0].targetPort, 8443);
+
+  // A second failover while it is failed over is refused with the reason.
+  auto again =
+      acme_->post("/api/v1/failover-plans/" + plan + "/failover", nlohmann::json::object());
+  EXPECT_STATUS(again, 409);
+  EXPECT_THAT(again.json()["message"].get<std::string>(), HasSubstr("completed"));
+
+  auto undo = run("/api/v1/failover-plans/" + plan + "/undo");
+  EXPECT_EQ(undo["state"], "completed") << undo.dump();
+  for (const auto& id : ids) {
+    EXPECT_EQ(state(id), "ready");
+    EXPECT_EQ(power(id), plugin::PowerState::kOff);
+  }
+  EXPECT_TRUE(plugin()->edge()->tenantEdge(tenantId_, {})->mappings.empty());
+  EXPECT_EQ(acme_->get("/api/v1/failover-plans/" + plan).json()["state"], "ready");
+}
+
+TEST_F(FailoverTest, TransientFaultsAreRetriedAndTheSessionCompletes) {
+  environment({{"faults",
+                {{{"operation", "power_on"}, {"nth", 2}, {"kind", "transient"}},
+                 {{"operation", "power_on"}, {"nth", 3}, {"kind", "transient"}}}}});
+  const auto ids = replicas(3);
+  auto session =
+      run("/api/v1/failover-plans/" + failoverPlan(ids, nlohmann::json::array(), 1) + "/failover");
+  EXPECT_EQ(session["state"], "completed") << session.dump();
+  int retries = 0;
+  for (const auto& vm : session["vms"]) retries += vm["attempts"].get<int>();
+  EXPECT_GE(retries, 2);
+  for (const auto& id : ids) EXPECT_EQ(power(id), plugin::PowerState::kOn);
+}
+
+TEST_F(FailoverTest, APermanentFaultFailsOneVmAndUndoReturnsAllToReady) {
+  environment();
+  const auto ids = replicas(4);
+  // The same vCenter, now with a fault on one VM.
+  auto patched = sp_->request(
+      "PATCH", "/api/v1/cloud-hosts/" + host_,
+      nlohmann::json{
+          {"config",
+           {{"vcenter",
+             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())},
+            {"faults", {{{"operation", "power_on"}, {"target", ids[2]}, {"kind", "permanent"}}}}}}}
+          .dump());
+  ASSERT_STATUS(patched, 200);
+  auto session = run("/api/v1/failover-plans/" + failoverPlan(ids) + "/failover");
+  EXPECT_EQ(session["state"], "failed");
+  EXPECT_THAT(session["error"].get<std::string>(), HasSubstr("1 of 4 VMs failed"));
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(state(ids[i]), i == 2 ? "failover_failed" : "failover") << i;
+  }
+  EXPECT_THAT(acme_->get("/api/v1/replicas/" + ids[2]).json()["error"].get<std::string>(),
+              HasSubstr("injected"));
+  auto undo = run("/api/v1/failover-plans/" + session["plan_id"].get<std::string>() + "/undo");
+  EXPECT_EQ(undo["state"], "completed") << undo.dump();
+  for (const auto& id : ids) {
+    EXPECT_EQ(state(id), "ready");
+    EXPECT_EQ(power(id), plugin::PowerState::kOff);
+  }
+}
+
+TEST_F(FailoverTest, TestFailoverRunsCopiesInABubbleAndAlwaysCleansUp) {
+  environment();
+  const auto ids = replicas(2);
+  const auto plan = failoverPlan(ids);
+  auto started =
+      acme_->post("/api/v1/failover-plans/" + plan + "/test-failover", {{"duration_s", 30}});
+  ASSERT_STATUS(started, 202);
+  const std::string sessionId = started.json()["session"]["id"];
+  // Wait until both copies run, then look at the backend.
+  nlohmann::json session = nlohmann::json::object();
+  for (int i = 0; i < 500 && session.value("vms_finished", 0) < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    session = acme_->get("/api/v1/sessions/" + sessionId).json();
+  }
+  auto inventory = *plugin()->compute()->inventory({});
+  EXPECT_EQ(std::count_if(inventory.begin(), inventory.end(),
+                          [](const auto& m) {
+                            return m.kind == plugin::MachineKind::kTestCopy &&
+                                   m.power == plugin::PowerState::kOn;
+                          }),
+            2);
+  for (const auto& id : ids) {
+    EXPECT_EQ(state(id), "test");
+    EXPECT_EQ(power(id), plugin::PowerState::kOff);  // the replica itself never runs
+  }
+  auto networks = *plugin()->network()->listNetworks({});
+  EXPECT_EQ(
+      std::count_if(networks.begin(), networks.end(), [](const auto& n) { return n.isolated; }), 1);
+  // Another operation on the plan waits its turn.
+  EXPECT_STATUS(
+      acme_->post("/api/v1/failover-plans/" + plan + "/failover", nlohmann::json::object()), 409);
+
+  // Cancel: the copies and the bubble still go.
+  ASSERT_STATUS(acme_->post("/api/v1/sessions/" + sessionId + "/cancel", nlohmann::json::object()),
+                202);
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "cancelled");
+  inventory = *plugin()->compute()->inventory({});
+  EXPECT_TRUE(std::none_of(inventory.begin(), inventory.end(),
+                           [](const auto& m) { return m.kind == plugin::MachineKind::kTestCopy; }));
+  networks = *plugin()->network()->listNetworks({});
+  EXPECT_TRUE(
+      std::none_of(networks.begin(), networks.end(), [](const auto& n) { return n.isolated; }));
+  for (const auto& id : ids) EXPECT_EQ(state(id), "ready");
+  EXPECT_EQ(acme_->get("/api/v1/failover-plans/" + plan).json()["state"], "ready");
+
+  // A test that runs its course cleans up the same way.
+  auto finished = run("/api/v1/failover-plans/" + plan + "/test-failover", {{"duration_s", 0}});
+  EXPECT_EQ(finished["state"], "completed") << finished.dump();
+  inventory = *plugin()->compute()->inventory({});
+  EXPECT_EQ(inventory.size(), ids.size());
+}
+
+TEST_F(FailoverTest, PartialFailoverFailbackAndPermanentFailoverFollowTheStates) {
+  environment();
+  const auto ids = replicas(2);
+  EXPECT_EQ(run("/api/v1/replicas/" + ids[0] + "/failover")["state"], "completed");
+  EXPECT_EQ(state(ids[0]), "failover");
+  EXPECT_EQ(state(ids[1]), "ready");
+  EXPECT_TRUE(
+      plugin()->edge()->tenantEdge(tenantId_, {})->mappings.empty());  // partial: no public IPs
+
+  EXPECT_EQ(run("/api/v1/replicas/" + ids[0] + "/failback")["state"], "completed");
+  EXPECT_EQ(state(ids[0]), "failback");
+  EXPECT_EQ(power(ids[0]), plugin::PowerState::kOff);
+  EXPECT_EQ(run("/api/v1/replicas/" + ids[0] + "/failback/undo")["state"], "completed");
+  EXPECT_EQ(state(ids[0]), "failover");
+  EXPECT_EQ(power(ids[0]), plugin::PowerState::kOn);
+  EXPECT_EQ(run("/api/v1/replicas/" + ids[0] + "/failback")["state"], "completed");
+  EXPECT_EQ(run("/api/v1/replicas/" + ids[0] + "/failback/commit")["state"], "completed");
+  EXPECT_EQ(state(ids[0]), "ready");
+
+  EXPECT_EQ(run("/api/v1/replicas/" + ids[1] + "/failover")["state"], "completed");
+  EXPECT_EQ(run("/api/v1/replicas/" + ids[1] + "/permanent-failover")["state"], "completed");
+  EXPECT_EQ(state(ids[1]), "permanent_failover");
+  EXPECT_TRUE(plugin()->compute()->listRestorePoints(ids[1], {})->empty());
+  EXPECT_TRUE(acme_->get("/api/v1/replicas/" + ids[1] + "/restore-points").json().empty());
+  EXPECT_EQ(power(ids[1]), plugin::PowerState::kOn);  // it is the production VM now
+}
+
+TEST_F(FailoverTest, ForbiddenTransitionsAreRefusedWithTheReason) {
+  environment();
+  const auto id = replicas(1)[0];
+  struct Case {
+    std::string path;
+    std::string because;
+  };
+  for (const auto& [path, because] :
+       std::vector<Case>{{"/undo-failover", "must be failover or failover_failed"},
+                         {"/failback", "must be failover"},
+                         {"/failback/commit", "must be failback"},
+                         {"/permanent-failover", "must be failover"}}) {
+    auto refused = acme_->post("/api/v1/replicas/" + id + path, nlohmann::json::object());
+    EXPECT_STATUS(refused, 409);
+    EXPECT_EQ(refused.json()["code"], "invalid_state") << path;
+    EXPECT_THAT(refused.json()["message"].get<std::string>(), HasSubstr(because)) << path;
+  }
+  EXPECT_EQ(state(id), "ready");
+  // Without a restore point there is nothing to boot.
+  const auto empty = replica("empty");
+  auto noPoint = acme_->post("/api/v1/replicas/" + empty + "/failover", nlohmann::json::object());
+  EXPECT_STATUS(noPoint, 409);
+  EXPECT_THAT(noPoint.json()["message"].get<std::string>(), HasSubstr("no restore point"));
+}
+
+TEST_F(FailoverTest, ReplicasOverThePlanQuotaAreRefusedNamingTheLimit) {
+  environment();
+  auto tooBig =
+      acme_->post("/api/v1/replicas", {{"subscription_id", subscription_},
+                                       {"name", "huge"},
+                                       {"vcpus", 2},
+                                       {"cpu_mhz", 2000},
+                                       {"memory_mb", 40000},
+                                       {"disks", {{{"storage", "gold"}, {"size_gb", 600}}}}});
+  EXPECT_STATUS(tooBig, 409);
+  EXPECT_EQ(tooBig.json()["code"], "quota_exceeded");
+  EXPECT_THAT(tooBig.json()["message"].get<std::string>(), HasSubstr("memory_mb"));
+  EXPECT_THAT(tooBig.json()["message"].get<std::string>(), HasSubstr("storage gold"));
+  EXPECT_EQ(tooBig.json()["details"]["exceeded"].size(), 2u);
+  EXPECT_TRUE(acme_->get("/api/v1/replicas").json().empty());
+  auto otherNetwork =
+      acme_->post("/api/v1/replicas", {{"subscription_id", subscription_},
+                                       {"name", "x"},
+                                       {"vcpus", 1},
+                                       {"cpu_mhz", 1},
+                                       {"memory_mb", 1},
+                                       {"disks", {{{"storage", "gold"}, {"size_gb", 1}}}},
+                                       {"nics", {{{"network_id", "net-not-mine"}}}}});
+  EXPECT_STATUS(otherNetwork, 400);
+}
+
+TEST_F(FailoverTest, PointInTimeFailoverBootsTheNewestPointBeforeIt) {
+  environment();
+  const auto id = replica("db");
+  const auto first = restorePoint(id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto cut = security::nowUnix();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  restorePoint(id);
+  auto session = run("/api/v1/replicas/" + id + "/failover", {{"before", cut}});
+  EXPECT_EQ(session["vms"][0]["restore_point_id"], first);
+  auto latest = acme_->get("/api/v1/replicas/" + id + "/restore-points").json();
+  EXPECT_EQ(latest.size(), 2u);
+}
+
+TEST_F(FailoverTest, PublicIpRulesAreCheckedAgainstTheTenantsAddresses) {
+  environment();
+  const auto ids = replicas(1);
+  auto notMine = acme_->post("/api/v1/failover-plans", {{"name", "P"},
+                                                        {"members",
+                                                         {{{"replica_id", ids[0]},
+                                                           {"public_ip_rules",
+                                                            {{{"public_ip", "198.51.100.1"},
+                                                              {"public_port", 80},
+                                                              {"target_ip", "10.0.0.5"},
+                                                              {"target_port", 80}}}}}}}});
+  EXPECT_STATUS(notMine, 409);
+  EXPECT_THAT(notMine.json()["message"].get<std::string>(),
+              HasSubstr("not allocated to this tenant"));
+  const nlohmann::json rule{
+      {"public_ip", ips_[0]}, {"public_port", 80}, {"target_ip", "10.0.0.5"}, {"target_port", 80}};
+  auto twice = acme_->post(
+      "/api/v1/failover-plans",
+      {{"name", "P"}, {"members", {{{"replica_id", ids[0]}, {"public_ip_rules", {rule, rule}}}}}});
+  EXPECT_STATUS(twice, 409);
+  EXPECT_THAT(twice.json()["message"].get<std::string>(), HasSubstr("mapped twice"));
+  auto ssh = rule;
+  ssh["public_port"] = 22;
+  EXPECT_STATUS(acme_->post("/api/v1/failover-plans",
+                            {{"name", "P"},
+                             {"members", {{{"replica_id", ids[0]}, {"public_ip_rules", {ssh}}}}}}),
+                400);
+  failoverPlan(ids, {rule});
+  const auto other = replica("other");
+  auto taken = acme_->post(
+      "/api/v1/failover-plans",
+      {{"name", "Q"}, {"members", {{{"replica_id", other}, {"public_ip_rules", {rule}}}}}});
+  EXPECT_STATUS(taken, 409);
+  EXPECT_THAT(taken.json()["message"].get<std::string>(), HasSubstr("already mapped by plan DR"));
+}
+
+TEST_F(FailoverTest, ScriptsAreSetByTheProviderAndTheirOutputIsKept) {
+  environment();
+  const auto script = dataDir_ / "pre.sh";
+  std::ofstream(script) << "#!/bin/sh\necho \"pre for $WARMSITE_PLAN_ID ($WARMSITE_OPERATION)\"\n";
+  chmod(script.c_str(), 0755);
+  const auto plan = failoverPlan(replicas(1));
+  EXPECT_STATUS(acme_->request("PUT", "/api/v1/failover-plans/" + plan + "/scripts",
+                               nlohmann::json{{"pre_script_command", script.string()}}.dump()),
+                403);
+  ASSERT_STATUS(sp_->request("PUT", "/api/v1/failover-plans/" + plan + "/scripts",
+                             nlohmann::json{{"pre_script_command", script.string()},
+                                            {"pre_script_timeout_s", 10}}
+                                 .dump()),
+                200);
+  auto session = run("/api/v1/failover-plans/" + plan + "/failover");
+  EXPECT_EQ(session["state"], "completed") << session.dump();
+  EXPECT_THAT(session["script_output"].get<std::string>(),
+              HasSubstr("pre for " + plan + " (failover)"));
+}
+
+TEST_F(FailoverTest, ReconcileReportsAVmDeletedBehindItsBackAndDoesNotRecreateIt) {
+  environment();
+  const auto ids = replicas(2);
+  ASSERT_TRUE(
+      plugin()->compute()->deleteReplica(ids[1], {}).ok());  // an operator, outside Warmsite
+  auto report = sp_->post("/api/v1/reconcile", nlohmann::json::object());
+  ASSERT_STATUS(report, 200);
+  const auto drift = report.json()["drift"];
+  ASSERT_EQ(drift.size(), 1u) << report.body;
+  EXPECT_EQ(drift[0]["kind"], "missing_in_backend");
+  EXPECT_EQ(drift[0]["machine_id"], ids[1]);
+  EXPECT_FALSE(plugin()->compute()->machine(ids[1], {}).ok());
+  EXPECT_STATUS(acme_->get("/api/v1/reconcile"), 403);
+}
+
+TEST_F(FailoverTest, MaintenanceRefusesANewFailoverButNotItsUndo) {
+  environment();
+  const auto ids = replicas(1);
+  const auto plan = failoverPlan(ids);
+  EXPECT_EQ(run("/api/v1/failover-plans/" + plan + "/failover")["state"], "completed");
+  ASSERT_STATUS(sp_->request("PUT", "/api/v1/service/maintenance",
+                             R"({"enabled": true, "message": "until 6"})"),
+                200);
+  auto refused =
+      acme_->post("/api/v1/replicas/" + ids[0] + "/restore-points", nlohmann::json::object());
+  EXPECT_STATUS(refused, 503);
+  auto blocked =
+      acme_->post("/api/v1/replicas", {{"subscription_id", subscription_},
+                                       {"name", "n"},
+                                       {"vcpus", 1},
+                                       {"cpu_mhz", 1},
+                                       {"memory_mb", 1},
+                                       {"disks", {{{"storage", "gold"}, {"size_gb", 1}}}}});
+  EXPECT_STATUS(blocked, 503);
+  EXPECT_THAT(blocked.json()["message"].get<std::string>(), HasSubstr("maintenance: until 6"));
+  EXPECT_EQ(run("/api/v1/failover-plans/" + plan + "/undo")["state"], "completed");
+}
+
+}  // namespace
+}  // namespace warmsite::apitest
