@@ -183,9 +183,8 @@ plugin::Result<ConnectionRef> ConnectionPool::openConnection(std::size_t slot) {
   }
   auto closedFlag = std::make_shared<std::atomic<bool>>(false);
   bool closeCallback = false;
-  if (!options_.keepOpenForProcess) {
-    // Keepalive lets a remote connection notice a dead peer; in-process drivers do not need it
-    // and answer VIR_ERR_NO_SUPPORT, which is fine.
+  if (options_.remote) {
+    // Keepalive lets the connection notice a dead peer.
     virConnectSetKeepAlive(conn, 5, 3);
     auto* context = new CloseContext{closedFlag, closed_, slot};
     const int registered =

@@ -78,6 +78,9 @@ struct PoolOptions {
   // test:///<file>: each open builds a private host from the file, so the pool opens it once per
   // process and keeps it, as a real host outlives a daemon's connections.
   bool keepOpenForProcess = false;
+  // A connection to a libvirtd: keepalive and a close callback. In-process drivers (test:///)
+  // cannot close on their own and accept a close callback without ever keeping it.
+  bool remote = false;
   std::string username;  // answers libvirt's credential prompts when set
   std::string password;
   std::chrono::milliseconds reconnectInitial{200};

@@ -140,6 +140,7 @@ Status LibvirtPlugin::start() {
   options.uri = config_.uri;
   options.size = config_.poolSize;
   options.keepOpenForProcess = config_.uriKind == UriKind::kTestFile;
+  options.remote = config_.uriKind == UriKind::kRemote;
   options.username = config_.username;
   options.password = config_.password;
   options.reconnectInitial = config_.reconnectInitial;
