@@ -162,9 +162,12 @@ class CrashTest : public ::testing::TestWithParam<int> {
     auto started = acme.post("/api/v1/failover-plans/" + plan_ + "/" + operation, body);
     EXPECT_EQ(started.status, 202) << started.body;
     const std::string session = started.json()["session"]["id"];
+    const std::string task = started.json()["task_id"];
+    // Kill only once the run has begun (a queued task simply starts after the restart).
     for (int i = 0; i < 3000; ++i) {
-      if (acme.get("/api/v1/sessions/" + session).json().value("vms_finished", 0) >= finished)
-        break;
+      const auto progress = acme.get("/api/v1/sessions/" + session).json();
+      const auto state = acme.get("/api/v1/tasks/" + task).json().value("state", "");
+      if (state != "queued" && progress.value("vms_finished", 0) >= finished) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     daemon_->kill(SIGKILL);

@@ -121,16 +121,22 @@ void Orchestrator::bootstrapAdministrator() {
   store_->write([&](store::Transaction& tx) { tx.insertAccount(admin); });
 }
 
-// On first start there is nothing to manage yet: register the lab cloud host so the daemon runs on
-// its embedded defaults.
+// On first start there is nothing to manage yet: register a lab cloud host so the daemon runs on
+// its embedded defaults. libvirt's test driver is a real libvirt in this process (state in memory);
+// without the libvirt plugin, the vSphere mock (state in a file beside the database).
 void Orchestrator::registerDefaultCloudHost() {
   const auto dataDir = std::filesystem::absolute(options_.dataDir);
+  const bool libvirt = catalog_.find("libvirt") != nullptr;
   store_->write([&](store::Transaction& tx) {
     if (!tx.listCloudHosts().empty()) return;
     const std::string config =
-        R"({"vcenter": "lab", "state_file": ")" + (dataDir / "lab-vcenter.json").string() + R"("})";
-    tx.insertCloudHost({domain::newId("ch"), "lab", "vsphere-mock", config, security::nowUnix()});
-    spdlog::info("registered the default cloud host \"lab\" (vsphere-mock)");
+        libvirt
+            ? R"({"uri": "test:///default", "network": {"mode": "openvswitch", "bridge": "ovsbr0"}})"
+            : R"({"vcenter": "lab", "state_file": ")" + (dataDir / "lab-vcenter.json").string() +
+                  R"("})";
+    const std::string plugin = libvirt ? "libvirt" : "vsphere-mock";
+    tx.insertCloudHost({domain::newId("ch"), "lab", plugin, config, security::nowUnix()});
+    spdlog::info("registered the default cloud host \"lab\" ({})", plugin);
   });
 }
 

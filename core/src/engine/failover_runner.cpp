@@ -10,6 +10,7 @@
 
 #include "domain/replica_states.h"
 #include "engine/script_runner.h"
+#include "engine/session_journal.h"
 #include "security/authenticator.h"
 
 namespace warmsite::engine {
@@ -155,6 +156,7 @@ struct FailoverRunner::Impl {
   store::Store& store;
   plugins::CloudHostRegistry& cloudHosts;
   FailoverOptions options;
+  SessionJournal journalWriter{store};
   boost::asio::thread_pool pool;
 };
 
@@ -195,17 +197,7 @@ plugin::ComputeApi& FailoverRunner::Impl::computeFor(const SessionRun& run,
 void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm,
                                    std::optional<ReplicaState> replicaState,
                                    const std::string& replicaError) {
-  store.write([&](store::Transaction& tx) {
-    auto scope = tx.tenant(run.session.tenantId);
-    scope->updateSessionVm(run.session.id, vm);
-    if (replicaState) {
-      auto replica = scope->findReplica(vm.replicaId);
-      if (!replica) return;
-      replica->state = *replicaState;
-      replica->error = replicaError;
-      scope->updateReplica(*replica);
-    }
-  });
+  journalWriter.record(run.session.tenantId, run.session.id, vm, replicaState, replicaError);
   std::lock_guard lock(run.mutex);
   for (auto& entry : run.session.vms) {
     if (entry.replicaId == vm.replicaId) entry = vm;
@@ -356,10 +348,7 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
 
 void FailoverRunner::Impl::testFailover(SessionRun& run, TaskContext& context) {
   // A test session that was interrupted (a restart) is not resumed: its copies are cleaned up.
-  const bool resumed =
-      std::any_of(run.session.vms.begin(), run.session.vms.end(),
-                  [](const SessionVm& vm) { return vm.state != SessionVmState::kPending; });
-  if (resumed) {
+  if (context.resumed()) {
     run.errors.push_back("interrupted by a restart; the test copies were cleaned up");
     cleanUpTest(run, context);
     return;

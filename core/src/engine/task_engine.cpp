@@ -44,6 +44,7 @@ void TaskEngine::start() {
     for (auto task : tx.tasksInState(domain::TaskState::kRunning)) {
       spdlog::warn("task {} ({}) was running when the daemon stopped; resuming it", task.id,
                    task.kind);
+      resumedTasks_.insert(task.id);
       task.state = domain::TaskState::kQueued;
       tx.updateTask(task);
     }
@@ -102,7 +103,8 @@ std::optional<domain::Task> TaskEngine::claim() {
           continue;  // the tenant waits its turn
       }
       task.state = domain::TaskState::kRunning;
-      task.startedUnix = security::nowUnix();
+      if (!task.startedUnix)
+        task.startedUnix = security::nowUnix();  // a resumed task keeps its first start
       tx.updateTask(task);
       return task;
     }
@@ -145,6 +147,11 @@ void TaskEngine::workerLoop() {
       continue;
     }
     auto cancel = std::make_shared<std::atomic<bool>>(false);
+    bool resumed = false;
+    {
+      std::lock_guard lock(mutex_);
+      resumed = resumedTasks_.erase(task->id) > 0;
+    }
     try {
       cancel->store(
           store_.read([&](store::Transaction& tx) { return tx.cancelRequested(task->id); }));
@@ -162,7 +169,7 @@ void TaskEngine::workerLoop() {
       error = "no runner for task kind \"" + task->kind + "\"";
     } else {
       try {
-        TaskContext context(store_, task->id, cancel);
+        TaskContext context(store_, task->id, cancel, resumed);
         runner->second(*task, context);
       } catch (const TaskCancelled&) {
         state = domain::TaskState::kCancelled;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -37,8 +38,12 @@ class TaskCancelled : public std::runtime_error {
 // What a runner gets besides its task: progress reporting and the cancel flag.
 class TaskContext {
  public:
-  TaskContext(store::Store& store, std::string taskId, std::shared_ptr<std::atomic<bool>> cancel)
-      : store_(store), taskId_(std::move(taskId)), cancel_(std::move(cancel)) {}
+  TaskContext(store::Store& store, std::string taskId, std::shared_ptr<std::atomic<bool>> cancel,
+              bool resumed)
+      : store_(store), taskId_(std::move(taskId)), cancel_(std::move(cancel)), resumed_(resumed) {}
+
+  // True when the task had started before (the daemon stopped while it ran) and runs again now.
+  bool resumed() const noexcept { return resumed_; }
 
   void report(std::uint32_t percent);
   bool cancelled() const noexcept { return cancel_->load(); }
@@ -54,6 +59,7 @@ class TaskContext {
   store::Store& store_;
   std::string taskId_;
   std::shared_ptr<std::atomic<bool>> cancel_;
+  bool resumed_;
 };
 
 class TaskEngine {
@@ -92,6 +98,7 @@ class TaskEngine {
   bool stopping_ = false;
   std::uint64_t generation_ = 0;  // bumped by wake(), so a worker never sleeps through one
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;  // task id -> cancel flag
+  std::set<std::string> resumedTasks_;  // requeued at start; filled before the workers run
 };
 
 }  // namespace warmsite::engine

@@ -1,0 +1,265 @@
+// Failover through the whole orchestrator (API over TLS, store, engine, plugin), in one process:
+//
+//   concurrent_failover_ratio  50 tenants x 20 replicas fail over at once on the vSphere mock with
+//                              50 ms per power-on (parallelism 10, boot delay 0): wall time / the
+//                              ideal critical path (2 waves x 50 ms).
+//   failover_overhead_ratio    one tenant's plan of 1000 replicas on libvirt's test driver (boot
+//                              delay 0): wall time / the same revert + start done by a direct
+//                              libvirt loop on 1000 domains in the same run.
+//
+// Usage: failover [--tenants N] [--per-tenant N] [--libvirt-replicas N]
+#include <libvirt/libvirt.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/api_client.h"
+#include "daemon/orchestrator.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using warmsite::client::ApiClient;
+
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+void require(bool ok, const std::string& what) {
+  if (!ok) {
+    std::fprintf(stderr, "failed: %s\n", what.c_str());
+    std::exit(1);
+  }
+}
+
+class Bench {
+ public:
+  explicit Bench(const std::string& name) {
+    dataDir_ = std::filesystem::path(WARMSITE_BINARY_DIR) / "bench" / name;
+    std::filesystem::remove_all(dataDir_);
+    warmsite::daemon::OrchestratorOptions options;
+    options.dataDir = dataDir_;
+    options.pluginDir = WARMSITE_PLUGIN_DIR;
+    options.http.address = "127.0.0.1";
+    options.http.port = 0;
+    options.http.workerThreads = 16;
+    options.tlsNames = {"localhost"};
+    options.scrypt.logN = 10;
+    options.engineWorkers = 64;
+    options.failover.vmWorkers = 512;
+    options.initialAdminPassword = "bench-admin-1";
+    options.registerDefaultCloudHost = false;
+    orchestrator_ = std::make_unique<warmsite::daemon::Orchestrator>(options);
+  }
+  ~Bench() {
+    orchestrator_.reset();
+    std::filesystem::remove_all(dataDir_);
+  }
+
+  ApiClient login(const std::string& name, const std::string& password) {
+    warmsite::client::ClientOptions options;
+    options.port = orchestrator_->port();
+    options.pinnedThumbprint = orchestrator_->tls().current().info.thumbprintSha256;
+    ApiClient c(options);
+    auto response = c.post("/api/v1/auth/login", {{"name", name}, {"password", password}});
+    require(response.status == 200, "login " + name + ": " + response.body);
+    c.setToken(response.json()["token"]);
+    return c;
+  }
+  ApiClient admin() { return login("admin", "bench-admin-1"); }
+
+  static nlohmann::json expect(const warmsite::client::ClientResponse& response, int status,
+                               const std::string& what) {
+    require(response.status == status, what + ": " + response.body);
+    return response.json();
+  }
+
+  static void waitTask(ApiClient& c, const std::string& id) {
+    while (true) {
+      auto task = c.get("/api/v1/tasks/" + id).json();
+      const std::string state = task["state"];
+      if (state == "succeeded") return;
+      require(state == "queued" || state == "running", "task " + id + ": " + task.dump());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  // A tenant subscribed to `planId` with `count` replicas (one restore point each) and a failover
+  // plan over them; returns the failover plan id. Requests go out from `threads` clients.
+  std::string tenantWithPlan(ApiClient& sp, const std::string& name, const std::string& planId,
+                             int count) {
+    auto tenant = expect(
+        sp.post("/api/v1/tenants", {{"name", name}, {"password", "tenant-pass-1"}}), 201, "tenant");
+    auto subscribed =
+        expect(sp.post("/api/v1/subscriptions", {{"tenant_id", tenant["id"]}, {"plan_id", planId}}),
+               202, "subscribe");
+    waitTask(sp, subscribed["task"]["id"]);
+    const std::string subscription = subscribed["subscription"]["id"];
+    auto tenantClient = login(name, "tenant-pass-1");
+    std::vector<std::string> replicas;
+    std::vector<std::string> tasks;
+    for (int i = 0; i < count; ++i) {
+      auto created = expect(tenantClient.post("/api/v1/replicas",
+                                              {{"subscription_id", subscription},
+                                               {"name", "vm-" + std::to_string(i)},
+                                               {"vcpus", 1},
+                                               {"cpu_mhz", 10},
+                                               {"memory_mb", 64},
+                                               {"disks", {{{"storage", "gold"}, {"size_gb", 1}}}}}),
+                            202, "replica");
+      replicas.push_back(created["replica"]["id"]);
+      tasks.push_back(created["task"]["id"]);
+    }
+    for (const auto& task : tasks) waitTask(tenantClient, task);
+    tasks.clear();
+    for (const auto& id : replicas) {
+      tasks.push_back(expect(
+          tenantClient.post("/api/v1/replicas/" + id + "/restore-points", nlohmann::json::object()),
+          202, "restore point")["task"]["id"]);
+    }
+    for (const auto& task : tasks) waitTask(tenantClient, task);
+    auto members = nlohmann::json::array();
+    for (const auto& id : replicas) members.push_back({{"replica_id", id}, {"boot_delay_s", 0}});
+    return expect(tenantClient.post("/api/v1/failover-plans",
+                                    {{"name", "DR"}, {"parallelism", 10}, {"members", members}}),
+                  201, "failover plan")["id"];
+  }
+
+  std::string cloudHost(ApiClient& sp, const nlohmann::json& body, const std::string& storage) {
+    auto host = expect(sp.post("/api/v1/cloud-hosts", body), 201, "cloud host");
+    const std::string id = host["id"];
+    auto plan = expect(
+        sp.post("/api/v1/plans",
+                {{"name", "Gold"},
+                 {"cloud_host_id", id},
+                 {"storages",
+                  {{{"name", "gold"}, {"backend_storage", storage}, {"quota_gb", 100000}}}}}),
+        201, "plan");
+    return plan["id"];
+  }
+
+  // Starts every plan's failover at once and returns the wall time until all sessions ended.
+  double failAllOver(const std::vector<std::pair<std::string, std::string>>& tenantsAndPlans) {
+    std::vector<ApiClient> clients;
+    for (const auto& [tenant, plan] : tenantsAndPlans)
+      clients.push_back(login(tenant, "tenant-pass-1"));
+    std::vector<std::string> tasks(tenantsAndPlans.size());
+    const auto start = Clock::now();
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < tenantsAndPlans.size(); ++i) {
+      threads.emplace_back([&, i] {
+        tasks[i] = expect(
+            clients[i].post("/api/v1/failover-plans/" + tenantsAndPlans[i].second + "/failover",
+                            nlohmann::json::object()),
+            202, "failover")["task_id"];
+        waitTask(clients[i], tasks[i]);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    return seconds(Clock::now() - start);
+  }
+
+ private:
+  std::filesystem::path dataDir_;
+  std::unique_ptr<warmsite::daemon::Orchestrator> orchestrator_;
+};
+
+void concurrentFailover(int tenants, int perTenant) {
+  constexpr int kPowerOnMs = 50;
+  Bench bench("concurrent-failover");
+  auto sp = bench.admin();
+  const auto plan = bench.cloudHost(
+      sp,
+      {{"name", "vc"},
+       {"plugin", "vsphere-mock"},
+       {"config", {{"vcenter", "bench"}, {"latency_ms", {{"power_on", kPowerOnMs}}}}}},
+      "datastore1");
+  std::vector<std::pair<std::string, std::string>> plans;
+  for (int t = 0; t < tenants; ++t) {
+    const auto name = "tenant-" + std::to_string(t);
+    plans.emplace_back(name, bench.tenantWithPlan(sp, name, plan, perTenant));
+  }
+  const double wall = bench.failAllOver(plans);
+  const double ideal = ((perTenant + 9) / 10) * kPowerOnMs / 1000.0;
+  std::printf(
+      "%d tenants x %d replicas, %d ms per power-on: wall %.3f s, ideal critical path %.3f s\n",
+      tenants, perTenant, kPowerOnMs, wall, ideal);
+  std::printf("@figure concurrent_failover_wall_s %.4f\n", wall);
+  std::printf("@figure concurrent_failover_ideal_s %.4f\n", ideal);
+  std::printf("@figure concurrent_failover_ratio %.3f\n", wall / ideal);
+}
+
+// The same work as a failover of `count` replicas, done directly: revert each domain to its
+// snapshot and start it, one after the other.
+double directLibvirtLoop(int count) {
+  virConnectPtr conn = virConnectOpen("test:///default");
+  require(conn != nullptr, "open test:///default");
+  std::vector<virDomainPtr> domains;
+  for (int i = 0; i < count; ++i) {
+    const std::string xml = "<domain type='kvm'><name>direct-" + std::to_string(i) +
+                            "</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type "
+                            "arch='x86_64'>hvm</type></os></domain>";
+    virDomainPtr domain = virDomainDefineXML(conn, xml.c_str());
+    require(domain != nullptr, "define");
+    virDomainSnapshotPtr snapshot =
+        virDomainSnapshotCreateXML(domain, "<domainsnapshot><name>rp</name></domainsnapshot>", 0);
+    require(snapshot != nullptr, "snapshot");
+    virDomainSnapshotFree(snapshot);
+    domains.push_back(domain);
+  }
+  const auto start = Clock::now();
+  for (virDomainPtr domain : domains) {
+    virDomainSnapshotPtr snapshot = virDomainSnapshotLookupByName(domain, "rp", 0);
+    require(snapshot != nullptr && virDomainRevertToSnapshot(snapshot, 0) == 0, "revert");
+    virDomainSnapshotFree(snapshot);
+    virDomainInfo info;
+    require(virDomainGetInfo(domain, &info) == 0, "info");
+    require(virDomainCreate(domain) == 0, "start");
+  }
+  const double elapsed = seconds(Clock::now() - start);
+  for (virDomainPtr domain : domains) {
+    virDomainDestroy(domain);
+    virDomainUndefineFlags(domain, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+    virDomainFree(domain);
+  }
+  virConnectClose(conn);
+  return elapsed;
+}
+
+void libvirtFailover(int count) {
+  Bench bench("libvirt-failover");
+  auto sp = bench.admin();
+  const auto plan = bench.cloudHost(sp,
+                                    {{"name", "kvm"},
+                                     {"plugin", "libvirt"},
+                                     {"config", {{"uri", "test:///default"}, {"pool_size", 4}}}},
+                                    "default-pool");
+  const auto failoverPlan = bench.tenantWithPlan(sp, "Acme", plan, count);
+  const double orchestrated = bench.failAllOver({{"Acme", failoverPlan}});
+  const double direct = directLibvirtLoop(count);
+  std::printf("%d replicas on test:///default: orchestrator %.3f s, direct libvirt loop %.3f s\n",
+              count, orchestrated, direct);
+  std::printf("@figure failover_orchestrated_s %.4f\n", orchestrated);
+  std::printf("@figure failover_direct_s %.4f\n", direct);
+  std::printf("@figure failover_overhead_ratio %.3f\n", orchestrated / direct);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int tenants = 50, perTenant = 20, libvirtReplicas = 1000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const int value = std::atoi(argv[i + 1]);
+    if (flag == "--tenants") tenants = value;
+    if (flag == "--per-tenant") perTenant = value;
+    if (flag == "--libvirt-replicas") libvirtReplicas = value;
+  }
+  concurrentFailover(tenants, perTenant);
+  libvirtFailover(libvirtReplicas);
+  return 0;
+}
