@@ -493,8 +493,12 @@ std::optional<ComputeService::Replica> ComputeService::compose(const plugin::Rep
     registry_.put({spec, path});
     return Replica{spec, path, std::move(vapp)};
   } catch (const Failure& failure) {
+    if (!path.empty() && mayStillComplete(failure)) {
+      registry_.put({spec, path});  // the vApp may still come: a replay waits for it and adopts it
+      throw;
+    }
     registry_.erase(spec.replicaId);
-    if (path.empty() || mayStillComplete(failure)) throw;  // a replay adopts a late vApp
+    if (path.empty()) throw;
     try {
       removeVApp(path, cleanupContext());
     } catch (const Failure& cleanup) {
@@ -635,16 +639,27 @@ plugin::Status ComputeService::powerOff(const std::string& machineId,
   // VMware Tools in the replica, which Warmsite cannot promise.
   return guarded("power_off", [&]() -> plugin::Status {
     const auto lock = replicaLocks_.lock(machineId);
-    const Replica replica = readOrNotFound(machineId, ctx);
-    const int status = statusOf(replica.vapp);
-    if (status != kPoweredOn && status != kSuspended) {
-      fail(ErrorCode::kInvalidState, "replica " + machineId + " is already powered off",
-           "status " + std::to_string(status));
-    }
+    const auto path = locate(machineId, ctx);
+    if (!path) fail(ErrorCode::kNotFound, "replica " + machineId + " not found");
     // Undeploy with power-off, as the Cloud Director UI's "Power off" does: the vApp releases its
-    // resources and can be deleted afterwards.
-    act(replica.path, "/action/undeploy", "power off replica " + machineId, ctx, undeployBody(),
-        kUndeployType);
+    // resources and can be deleted afterwards. Cloud Director refuses to undeploy a vApp that is
+    // not running, so the state is read only when it refuses (one request less per power-off).
+    try {
+      act(*path, "/action/undeploy", "power off replica " + machineId, ctx, undeployBody(),
+          kUndeployType);
+    } catch (const TaskFailed&) {
+      throw;
+    } catch (const Failure& failure) {
+      const auto code = failure.error().code;
+      if (code != ErrorCode::kInvalidArgument && code != ErrorCode::kPermissionDenied) throw;
+      const Replica replica = readOrNotFound(machineId, ctx);  // gone behind our back: kNotFound
+      const int status = statusOf(replica.vapp);
+      if (status != kPoweredOn && status != kSuspended) {
+        fail(ErrorCode::kInvalidState, "replica " + machineId + " is already powered off",
+             "status " + std::to_string(status));
+      }
+      throw;
+    }
     return {};
   });
 }

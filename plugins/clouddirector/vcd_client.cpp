@@ -316,6 +316,8 @@ void VcdClient::relogin(const std::string& refusedToken, const plugin::CallConte
   session_ = fresh;
 }
 
+constexpr int kMaxRelogins = 5;
+
 ApiResponse VcdClient::call(const std::string& method, const std::string& target, Api api,
                             const plugin::CallContext& ctx, const std::string& body,
                             const std::string& contentType) {
@@ -333,7 +335,10 @@ ApiResponse VcdClient::call(const std::string& method, const std::string& target
     }
     if (!contentType.empty()) request.headers.emplace_back("Content-Type", contentType);
     HttpResponse response = exchange(request, ctx);
-    if (response.status == 401 && relogins < 2) {
+    // Concurrent calls share one session: the token this call got may have been revoked and
+    // replaced again by the time it was presented, so a few relogins are no sign of bad
+    // credentials (those fail the login itself).
+    if (response.status == 401 && relogins < kMaxRelogins) {
       relogin(current.token, ctx);
       continue;
     }

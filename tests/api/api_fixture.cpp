@@ -80,14 +80,15 @@ void ApiTest::publicIps(client::ApiClient& sp, const std::vector<std::string>& a
 }
 
 std::string ApiTest::plan(client::ApiClient& sp, const std::string& cloudHostId,
-                          const std::string& name, int withInternet, int withoutInternet) {
+                          const std::string& name, int withInternet, int withoutInternet,
+                          const std::string& backendStorage) {
   auto response = sp.post(
       "/api/v1/plans",
       {{"name", name},
        {"cloud_host_id", cloudHostId},
        {"cpu_mhz", 20000},
        {"memory_mb", 32768},
-       {"storages", {{{"name", "gold"}, {"backend_storage", "datastore1"}, {"quota_gb", 500}}}},
+       {"storages", {{{"name", "gold"}, {"backend_storage", backendStorage}, {"quota_gb", 500}}}},
        {"networks_with_internet", withInternet},
        {"networks_without_internet", withoutInternet}});
   EXPECT_EQ(response.status, 201) << response.body;

@@ -36,7 +36,7 @@ class ApiTest : public ::testing::Test {
   void publicIps(client::ApiClient& sp, const std::vector<std::string>& addresses);
   std::string plan(client::ApiClient& sp, const std::string& cloudHostId,
                    const std::string& name = "Silver", int withInternet = 1,
-                   int withoutInternet = 1);
+                   int withoutInternet = 1, const std::string& backendStorage = "datastore1");
   std::string tenant(client::ApiClient& sp, const std::string& name,
                      const std::string& password = "tenant-pass-1");
   // Subscribes and waits for the provisioning task; returns the subscription id.

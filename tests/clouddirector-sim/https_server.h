@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-
 namespace warmsite::clouddirector::sim {
 
 struct CaseInsensitiveLess {
@@ -37,8 +36,7 @@ class HttpsServer {
   using Handler = std::function<ServerResponse(const ServerRequest&)>;
 
   // Listens at once with this certificate and key (PEM); throws if it cannot.
-  HttpsServer(const std::string& certificatePem, const std::string& privateKeyPem,
-              Handler handler);
+  HttpsServer(const std::string& certificatePem, const std::string& privateKeyPem, Handler handler);
   ~HttpsServer();  // stops accepting, closes open connections, joins every thread
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "security/certificates.h"
 #include "tests/clouddirector-sim/https_server.h"
 #include "tests/clouddirector-sim/sim_backend.h"
-#include "security/certificates.h"
 
 namespace warmsite::clouddirector::sim {
 
@@ -72,6 +72,13 @@ std::string VcdSimulator::caFile() const {
 
 std::string VcdSimulator::thumbprint() const {
   return impl_->identity.info.thumbprintSha256;
+}
+
+nlohmann::json VcdSimulator::pluginConfig() const {
+  return {{"url", url()},           {"org", "acme"},
+          {"vdc", "dr-vdc"},        {"login_org", "System"},
+          {"username", "admin"},    {"password", "secret"},
+          {"network_mode", "vlan"}, {"tls", {{"ca_file", caFile()}}}};
 }
 
 void VcdSimulator::addFault(FaultRule rule) {

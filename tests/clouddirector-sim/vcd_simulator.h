@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace warmsite::clouddirector::sim {
 
 struct UserSeed {
@@ -109,6 +111,9 @@ class VcdSimulator {
   std::string url() const;         // https://127.0.0.1:<port>
   std::string caFile() const;      // PEM file of its self-signed certificate
   std::string thumbprint() const;  // SHA-256 of that certificate, "AB:CD:..."
+  // A clouddirector cloud host config for the standard site: provider login (admin@System),
+  // org acme, VDC dr-vdc, VLAN networks, trusting the simulator's CA file.
+  nlohmann::json pluginConfig() const;
 
   void addFault(FaultRule rule);
   void clearFaults();

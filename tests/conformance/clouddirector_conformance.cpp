@@ -61,18 +61,10 @@ std::string configFor(const std::string& instance) {
     std::lock_guard lock(simulatorsMutex);
     simulator = simulators.at(instance).lock();
   }
-  return nlohmann::json{
-      {"url", simulator->url()},
-      {"org", "acme"},
-      {"vdc", "dr-vdc"},
-      {"login_org", "System"},
-      {"username", "admin"},
-      {"password", "secret"},
-      {"network_mode", "vlan"},
-      {"tls", {{"ca_file", simulator->caFile()}}},
-      {"task_poll_ms", {{"initial", 2}, {"max", 50}}},
-      {"retry", {{"attempts", 8}, {"initial_backoff_ms", 2}, {"max_backoff_ms", 40}}}}
-      .dump();
+  nlohmann::json config = simulator->pluginConfig();
+  config["task_poll_ms"] = {{"initial", 2}, {"max", 50}};
+  config["retry"] = {{"attempts", 8}, {"initial_backoff_ms", 2}, {"max_backoff_ms", 40}};
+  return config.dump();
 }
 
 PluginUnderTest cloudDirector(bool faults) {

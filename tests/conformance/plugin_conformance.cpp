@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -411,6 +412,8 @@ TEST_P(PluginConformance, ConcurrentCallsOnDistinctReplicas) {
   provisionTenantA();
   constexpr int kThreads = 4, kPerThread = 5;
   std::atomic<int> failures{0};
+  std::mutex firstFailureMutex;
+  std::string firstFailure;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -419,15 +422,20 @@ TEST_P(PluginConformance, ConcurrentCallsOnDistinctReplicas) {
         auto spec = replicaSpec(id, "sub-a", "tenant-a", networkOf(network_), 1);
         spec.memoryMb = 128;
         spec.cpuMhz = 100;
-        if (!compute_->createReplica(spec, ctx()).ok() || !compute_->powerOn(id, ctx()).ok() ||
-            !compute_->powerOff(id, {false, {}}, ctx()).ok()) {
-          ++failures;
-        }
+        auto record = [&](const char* call, const auto& result) {
+          if (result.ok()) return true;
+          std::lock_guard lock(firstFailureMutex);
+          if (++failures == 1) firstFailure = id + " " + call + ": " + result.error().message;
+          return false;
+        };
+        record("create", compute_->createReplica(spec, ctx())) &&
+            record("power on", compute_->powerOn(id, ctx())) &&
+            record("power off", compute_->powerOff(id, {false, {}}, ctx()));
       }
     });
   }
   for (auto& thread : threads) thread.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << "first: " << firstFailure;
   auto inventory = compute_->inventory(ctx());
   ASSERT_OK(inventory);
   EXPECT_EQ(inventory->size(), static_cast<std::size_t>(kThreads * kPerThread));

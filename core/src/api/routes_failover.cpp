@@ -207,6 +207,25 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   return session;
 }
 
+// A test failover needs an isolated network on every cloud host its replicas live on; refused
+// before anything starts where a plugin does not offer one.
+void requireTestIsolation(const ApiContext& context, store::TenantScope& scope,
+                          const std::vector<std::string>& replicaIds) {
+  std::map<std::string, std::string> hostOf;
+  for (const auto& subscription : scope.subscriptions())
+    hostOf[subscription.id] = subscription.cloudHostId;
+  for (const auto& id : replicaIds) {
+    auto replica = scope.findReplica(id);
+    if (!replica) continue;
+    const auto host = hostOf[replica->subscriptionId];
+    auto plugin = context.cloudHosts.find(host);
+    if (plugin && plugin->testIsolation() == nullptr) {
+      throw conflict("cloud host " + host + " offers no test isolation (its plugin has none), so " +
+                     "replica " + replica->name + " cannot be test-failed-over there");
+    }
+  }
+}
+
 ApiResponse acceptedSession(const domain::FailoverSession& session, const store::Transaction&) {
   ApiResponse response{202, {{"session", toJson(session)}}, session.tenantId};
   response.body["task_id"] = session.taskId;
@@ -366,6 +385,8 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
                   ids.push_back(member.replicaId);
                 }
               }
+              if (start.kind == domain::SessionKind::kTestFailover)
+                requireTestIsolation(context, *scope, ids);
               return acceptedSession(
                   startSession(request, tx, plan.tenantId, start, plan, ids, before, duration), tx);
             });

@@ -50,6 +50,7 @@ void TaskEngine::start() {
     }
   });
   for (int i = 0; i < workerCount_; ++i) workers_.emplace_back([this] { workerLoop(); });
+  scheduler_ = std::thread([this] { schedulerLoop(); });
 }
 
 void TaskEngine::wake() {
@@ -69,9 +70,71 @@ void TaskEngine::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
     wakeup_.notify_all();
+    work_.notify_all();
   }
+  if (scheduler_.joinable()) scheduler_.join();
   for (auto& worker : workers_) worker.join();
   workers_.clear();
+  // Claimed but never started: back to the queue, as if never claimed.
+  if (!claimed_.empty()) {
+    store_.write([&](store::Transaction& tx) {
+      for (auto task : claimed_) {
+        task.state = domain::TaskState::kQueued;
+        tx.updateTask(task);
+      }
+    });
+    claimed_.clear();
+  }
+}
+
+void TaskEngine::schedulerLoop() {
+  std::uint64_t seen = 0;
+  bool more = true;  // claim at once: tasks may be queued already
+  while (true) {
+    std::size_t free = 0;
+    {
+      std::unique_lock lock(mutex_);
+      // Wake for a change, for a worker freed while tasks may wait, or every 2 s for tasks another
+      // process queued.
+      wakeup_.wait_for(lock, std::chrono::seconds(2), [&] {
+        return stopping_ || ((more || generation_ != seen) && idle_ > claimed_.size());
+      });
+      if (stopping_) return;
+      seen = generation_;
+      free = idle_ > claimed_.size() ? idle_ - claimed_.size() : 0;
+    }
+    if (free == 0) {
+      more = true;
+      continue;
+    }
+    std::vector<domain::Task> tasks;
+    try {
+      tasks = claim(free);
+    } catch (const std::exception& e) {
+      spdlog::error("task engine cannot read its queue: {}", e.what());
+    }
+    more = tasks.size() == free;  // a full round: more may be waiting
+    std::lock_guard lock(mutex_);
+    for (auto& task : tasks) claimed_.push_back(std::move(task));
+    work_.notify_all();
+  }
+}
+
+void TaskEngine::workerLoop() {
+  while (true) {
+    domain::Task task;
+    {
+      std::unique_lock lock(mutex_);
+      ++idle_;
+      wakeup_.notify_all();
+      work_.wait(lock, [&] { return stopping_ || !claimed_.empty(); });
+      --idle_;
+      if (stopping_) return;
+      task = std::move(claimed_.front());
+      claimed_.pop_front();
+    }
+    run(task);
+  }
 }
 
 bool TaskEngine::waitIdle(std::chrono::milliseconds timeout) {
@@ -87,13 +150,15 @@ bool TaskEngine::waitIdle(std::chrono::milliseconds timeout) {
   return false;
 }
 
-std::optional<domain::Task> TaskEngine::claim() {
-  return store_.write([&](store::Transaction& tx) -> std::optional<domain::Task> {
+std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
+  return store_.write([&](store::Transaction& tx) {
+    std::vector<domain::Task> claimed;
     std::map<std::string, std::uint32_t> runningPerTenant;
     for (const auto& task : tx.tasksInState(domain::TaskState::kRunning))
       ++runningPerTenant[task.tenantId];
     std::map<std::string, std::uint32_t> limits;
     for (auto task : tx.tasksInState(domain::TaskState::kQueued)) {
+      if (claimed.size() == count) break;
       if (!task.tenantId.empty()) {
         if (!limits.contains(task.tenantId)) {
           auto tenant = tx.findTenant(task.tenantId);
@@ -101,14 +166,15 @@ std::optional<domain::Task> TaskEngine::claim() {
         }
         if (runningPerTenant[task.tenantId] >= limits[task.tenantId])
           continue;  // the tenant waits its turn
+        ++runningPerTenant[task.tenantId];
       }
       task.state = domain::TaskState::kRunning;
       if (!task.startedUnix)
         task.startedUnix = security::nowUnix();  // a resumed task keeps its first start
       tx.updateTask(task);
-      return task;
+      claimed.push_back(std::move(task));
     }
-    return std::nullopt;
+    return claimed;
   });
 }
 
@@ -125,73 +191,48 @@ void TaskEngine::finish(const domain::Task& task, domain::TaskState state,
   });
 }
 
-void TaskEngine::workerLoop() {
-  std::uint64_t seen = 0;
-  while (true) {
-    {
-      std::unique_lock lock(mutex_);
-      if (stopping_) return;
-      seen = generation_;
-    }
-    std::optional<domain::Task> task;
-    try {
-      task = claim();
-    } catch (const std::exception& e) {
-      spdlog::error("task engine cannot read its queue: {}", e.what());
-    }
-    if (!task) {
-      std::unique_lock lock(mutex_);
-      // Sleep until woken; the periodic wake-up picks up tasks queued by another process.
-      wakeup_.wait_for(lock, std::chrono::seconds(2),
-                       [&] { return stopping_ || generation_ != seen; });
-      continue;
-    }
-    auto cancel = std::make_shared<std::atomic<bool>>(false);
-    bool resumed = false;
-    {
-      std::lock_guard lock(mutex_);
-      resumed = resumedTasks_.erase(task->id) > 0;
-    }
-    try {
-      cancel->store(
-          store_.read([&](store::Transaction& tx) { return tx.cancelRequested(task->id); }));
-    } catch (const std::exception&) {
-    }
-    {
-      std::lock_guard lock(mutex_);
-      running_[task->id] = cancel;
-    }
-    auto state = domain::TaskState::kSucceeded;
-    std::string error;
-    auto runner = runners_.find(task->kind);
-    if (runner == runners_.end()) {
-      state = domain::TaskState::kFailed;
-      error = "no runner for task kind \"" + task->kind + "\"";
-    } else {
-      try {
-        TaskContext context(store_, task->id, cancel, resumed);
-        runner->second(*task, context);
-      } catch (const TaskCancelled&) {
-        state = domain::TaskState::kCancelled;
-        error = "cancelled";
-      } catch (const std::exception& e) {
-        state = domain::TaskState::kFailed;
-        error = e.what();
-      }
-    }
-    {
-      std::lock_guard lock(mutex_);
-      running_.erase(task->id);
-    }
-    if (state == domain::TaskState::kFailed)
-      spdlog::warn("task {} ({}) failed: {}", task->id, task->kind, error);
-    try {
-      finish(*task, state, error);
-    } catch (const std::exception& e) {
-      spdlog::error("task {} finished but its state cannot be saved: {}", task->id, e.what());
-    }
-    wake();  // a finished task may let a waiting tenant's next task start
+void TaskEngine::run(const domain::Task& task) {
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  bool resumed = false;
+  {
+    std::lock_guard lock(mutex_);
+    resumed = resumedTasks_.erase(task.id) > 0;
+    running_[task.id] = cancel;
   }
+  try {
+    cancel->store(store_.read([&](store::Transaction& tx) { return tx.cancelRequested(task.id); }));
+  } catch (const std::exception&) {
+  }
+  auto state = domain::TaskState::kSucceeded;
+  std::string error;
+  auto runner = runners_.find(task.kind);
+  if (runner == runners_.end()) {
+    state = domain::TaskState::kFailed;
+    error = "no runner for task kind \"" + task.kind + "\"";
+  } else {
+    try {
+      TaskContext context(store_, task.id, cancel, resumed);
+      runner->second(task, context);
+    } catch (const TaskCancelled&) {
+      state = domain::TaskState::kCancelled;
+      error = "cancelled";
+    } catch (const std::exception& e) {
+      state = domain::TaskState::kFailed;
+      error = e.what();
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    running_.erase(task.id);
+  }
+  if (state == domain::TaskState::kFailed)
+    spdlog::warn("task {} ({}) failed: {}", task.id, task.kind, error);
+  try {
+    finish(task, state, error);
+  } catch (const std::exception& e) {
+    spdlog::error("task {} finished but its state cannot be saved: {}", task.id, e.what());
+  }
+  wake();  // a finished task may let a waiting tenant's next task start
 }
 
 }  // namespace warmsite::engine

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,7 +72,7 @@ class TaskEngine {
 
   void registerKind(const std::string& kind, Runner runner);
 
-  // Requeues tasks a crash left running, then starts the workers.
+  // Requeues tasks a crash left running, then starts the scheduler and the workers.
   void start();
   // Call after committing a queued task.
   void wake();
@@ -85,18 +86,26 @@ class TaskEngine {
   bool waitIdle(std::chrono::milliseconds timeout);
 
  private:
+  // One scheduler claims queued tasks for the idle workers, in one transaction per round; workers
+  // never touch the queue themselves (no herd of writers each time something wakes them).
+  void schedulerLoop();
   void workerLoop();
-  std::optional<domain::Task> claim();
+  std::vector<domain::Task> claim(std::size_t count);
+  void run(const domain::Task& task);
   void finish(const domain::Task& task, domain::TaskState state, const std::string& error);
 
   store::Store& store_;
   const int workerCount_;
   std::map<std::string, Runner> runners_;
+  std::thread scheduler_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
-  std::condition_variable wakeup_;
+  std::condition_variable wakeup_;    // the scheduler's
+  std::condition_variable work_;      // the workers'
+  std::deque<domain::Task> claimed_;  // claimed, not yet picked up by a worker
+  std::size_t idle_ = 0;              // workers waiting for a task
   bool stopping_ = false;
-  std::uint64_t generation_ = 0;  // bumped by wake(), so a worker never sleeps through one
+  std::uint64_t generation_ = 0;  // bumped by wake(), so the scheduler never sleeps through one
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;  // task id -> cancel flag
   std::set<std::string> resumedTasks_;  // requeued at start; filled before the workers run
 };

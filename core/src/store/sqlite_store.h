@@ -13,7 +13,7 @@
 namespace warmsite::store {
 
 struct SqliteOptions {
-  std::chrono::milliseconds busyTimeout{5000};
+  std::chrono::milliseconds busyTimeout{30000};  // a writer waits this long for the lock
   bool integrityCheckAtOpen = true;            // PRAGMA quick_check: refuse a damaged file at start
   std::shared_ptr<const SecretCipher> cipher;  // null: cloud host configs stored as plaintext
 };
