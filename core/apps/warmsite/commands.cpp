@@ -16,6 +16,15 @@ std::string argumentName(const std::string& noun) {
   return name;
 }
 
+// "Replica rep-… is processing.": the object a task works on, when the answer carries it.
+void printTaskTarget(std::ostream& out, const nlohmann::json& answer) {
+  for (const std::string noun : {"subscription", "replica"}) {
+    if (!answer.contains(noun)) continue;
+    out << static_cast<char>(std::toupper(noun[0])) << noun.substr(1) << " "
+        << answer[noun].value("id", "") << " is " << answer[noun].value("state", "") << ".\n";
+  }
+}
+
 }  // namespace
 
 CLI::App* addGroup(CLI::App& app, const std::string& name, const std::string& description) {
@@ -30,7 +39,9 @@ CLI::App* addCommand(CLI::App& group, Cli& cli, Command command) {
   app->callback([&cli, command = std::move(command)] {
     const auto request = command.build("");
     const auto answer = cli.call(request.method, request.path, request.body);
-    cli.print(answer, command.render);
+    if (!cli.options.json || !command.afterPrints || !command.afterPrints()) {
+      cli.print(answer, command.render);
+    }
     if (command.after) command.after(answer);
   });
   return app;
@@ -115,10 +126,7 @@ Command taskCommand(Cli& cli, std::string name, std::string description,
           std::move(description),
           std::move(build),
           [follow](std::ostream& out, const nlohmann::json& answer) {
-            if (answer.contains("subscription")) {
-              out << "Subscription " << answer["subscription"].value("id", "") << " is "
-                  << answer["subscription"].value("state", "") << ".\n";
-            }
+            printTaskTarget(out, answer);
             const auto taskId = answer["task"].value("id", "");
             out << "Task " << taskId << " (" << answer["task"].value("kind", "") << ") "
                 << answer["task"].value("state", "") << ".\n";

@@ -42,6 +42,8 @@ struct Command {
   std::function<void(const nlohmann::json& answer)> after = {};
   // Adds the command's options, bound to state that `build` shares.
   std::function<void(CLI::App&)> flags = {};
+  // Whether `after` prints the outcome itself, so that --json prints that alone (e.g. --watch).
+  std::function<bool()> afterPrints = {};
 };
 
 CLI::App* addGroup(CLI::App& app, const std::string& name, const std::string& description);
@@ -85,5 +87,6 @@ void addAccountCommands(CLI::App& app, Cli& cli);
 void addCloudHostCommands(CLI::App& app, Cli& cli);
 void addPlanCommands(CLI::App& app, Cli& cli);
 void addServiceCommands(CLI::App& app, Cli& cli);
+void addFailoverCommands(CLI::App& app, Cli& cli);
 
 }  // namespace warmsite::cli

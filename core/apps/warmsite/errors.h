@@ -10,7 +10,7 @@ namespace warmsite::cli {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailed = 1,      // a task it followed failed or timed out, or something unforeseen
+  kExitFailed = 1,      // a task or session it followed failed or timed out, or the unforeseen
   kExitUsage = 2,       // bad arguments, no profile, unreadable input files
   kExitApi = 3,         // the API answered with an error
   kExitConnection = 4,  // unreachable server, TLS failure, certificate not trusted

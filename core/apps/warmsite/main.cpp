@@ -1,6 +1,6 @@
 // warmsite: the command-line client of the Warmsite API, for service provider administrators and
-// tenants alike. Exit codes: 0 ok, 1 a followed task failed, 2 usage, 3 API error, 4 connection or
-// certificate trust.
+// tenants alike. Exit codes: 0 ok, 1 a followed task or session failed, 2 usage, 3 API error, 4
+// connection or certificate trust.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   addCloudHostCommands(app, cli);
   addPlanCommands(app, cli);
   addServiceCommands(app, cli);
+  addFailoverCommands(app, cli);
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,6 @@
 #include "terminal.h"
 
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -41,6 +42,10 @@ bool stdinIsTerminal() {
 }
 bool stderrIsTerminal() {
   return ::isatty(STDERR_FILENO) == 1;
+}
+std::size_t stderrColumns() {
+  struct winsize size {};
+  return ::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 ? size.ws_col : 0;
 }
 
 std::string readStdinLine(const std::string& what) {

@@ -2,12 +2,15 @@
 // Talking to the person at the terminal: questions on stderr, answers on stdin, passwords without
 // echo. Passwords never come from the command line, where `ps` and the shell history see them.
 
+#include <cstddef>
 #include <string>
 
 namespace warmsite::cli {
 
 bool stdinIsTerminal();
 bool stderrIsTerminal();
+// The width of the terminal on stderr; 0 when unknown.
+std::size_t stderrColumns();
 
 // One line of stdin without its line ending; throws UsageError at the end of input.
 std::string readStdinLine(const std::string& what);
