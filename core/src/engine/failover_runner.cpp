@@ -31,6 +31,8 @@ struct SessionRun {
   std::optional<domain::FailoverPlan> plan;
   std::map<std::string, domain::Replica> replicas;
   std::map<std::string, std::string> cloudHostOf;  // subscription id -> cloud host id
+  // VMs a stopped daemon left in flight: their backend may be ahead of the journal.
+  std::set<std::string> interrupted;
   std::mutex mutex;
   std::vector<std::string> errors;
 
@@ -123,8 +125,9 @@ struct FailoverRunner::Impl {
                const std::string& replicaError = {});
   // Runs `step` for one VM: journalled as running first, as done or failed after, the replica put
   // in `onSuccess` or `onFailure`.
+  // `firstStep`, when given, is journalled with the VM's start (one journal write less).
   void runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess, ReplicaState onFailure,
-             const std::function<void(SessionVm&)>& step);
+             const std::function<void(SessionVm&)>& step, const std::string& firstStep = {});
   // Runs `job` for the unfinished VMs in boot order: at most `parallelism` at once, and with boot
   // delays, VM n+1 not before VM n's delay passed since it started.
   void schedule(SessionRun& run, TaskContext& context, std::uint32_t parallelism, bool bootDelays,
@@ -171,6 +174,7 @@ void FailoverRunner::Impl::load(const std::string& sessionId, SessionRun& run) {
       auto replica = scope->findReplica(vm.replicaId);
       if (!replica) throw TaskFailed("replica " + vm.replicaId + " no longer exists");
       run.replicas.emplace(replica->id, *replica);
+      if (vm.state == SessionVmState::kRunning) run.interrupted.insert(vm.replicaId);
     }
     for (const auto& subscription : scope->subscriptions())
       run.cloudHostOf[subscription.id] = subscription.cloudHostId;
@@ -206,8 +210,10 @@ void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm,
 
 void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess,
                                  ReplicaState onFailure,
-                                 const std::function<void(SessionVm&)>& step) {
+                                 const std::function<void(SessionVm&)>& step,
+                                 const std::string& firstStep) {
   vm.state = SessionVmState::kRunning;
+  if (!firstStep.empty()) vm.step = firstStep;
   if (!vm.startedUnix) vm.startedUnix = security::nowUnix();
   journal(run, vm);
   std::optional<ReplicaState> outcome;
@@ -319,26 +325,30 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
   if (full && run.plan && !runScript(run, run.plan->preScript, kPreScriptMarker)) return;
   const auto parallelism = run.plan ? run.plan->parallelism : 1;
   schedule(run, context, parallelism, true, [&](const SessionVm& scheduled) {
-    runVm(run, scheduled, ReplicaState::kFailover, ReplicaState::kFailoverFailed,
-          [&](SessionVm& vm) {
-            const auto& replica = run.replica(vm.replicaId);
-            auto& compute = computeFor(run, replica);
+    runVm(
+        run, scheduled, ReplicaState::kFailover, ReplicaState::kFailoverFailed,
+        [&](SessionVm& vm) {
+          const auto& replica = run.replica(vm.replicaId);
+          auto& compute = computeFor(run, replica);
+          // Only a VM in flight when the daemon stopped may be up already; the others are read
+          // by the calls themselves (a VM someone else started refuses the revert).
+          if (run.interrupted.contains(vm.replicaId)) {
             const auto machine = call(
                 "read " + replica.name, run, vm, context,
                 [&](const plugin::CallContext& ctx) { return compute.machine(replica.id, ctx); });
-            if (machine.power == plugin::PowerState::kOn) return;  // resumed: it is up already
-            if (vm.restorePointId.empty()) throw TaskFailed("no restore point to boot");
-            vm.step = "revert";
-            journal(run, vm);
-            call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
-                 [&](const plugin::CallContext& ctx) {
-                   return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
-                 });
-            vm.step = "power_on";
-            journal(run, vm);
-            call("power on " + replica.name, run, vm, context,
-                 [&](const plugin::CallContext& ctx) { return compute.powerOn(replica.id, ctx); });
-          });
+            if (machine.power == plugin::PowerState::kOn) return;
+          }
+          if (vm.restorePointId.empty()) throw TaskFailed("no restore point to boot");
+          call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
+               [&](const plugin::CallContext& ctx) {
+                 return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
+               });
+          vm.step = "power_on";
+          journal(run, vm);
+          call("power on " + replica.name, run, vm, context,
+               [&](const plugin::CallContext& ctx) { return compute.powerOn(replica.id, ctx); });
+        },
+        "revert");
   });
   if (full) {
     applyEdges(run, context);

@@ -41,8 +41,8 @@ domain::Account readAccount(SQLite::Statement& row) {
 
 std::optional<domain::Account> selectAccount(SQLite::Database& db, const char* where,
                                              const std::string& value) {
-  SQLite::Statement query(
-      db, std::string("SELECT ") + kAccountColumns + " FROM accounts WHERE " + where);
+  CachedStatement query(db,
+                        std::string("SELECT ") + kAccountColumns + " FROM accounts WHERE " + where);
   query.bind(1, value);
   if (!query.executeStep()) return std::nullopt;
   return readAccount(query);
@@ -51,7 +51,7 @@ std::optional<domain::Account> selectAccount(SQLite::Database& db, const char* w
 // Runs a one-parameter statement and reports kNotFound when it changed no row.
 void changeOne(SQLite::Database& db, const std::string& sql, const std::string& id,
                const std::string& what) {
-  SQLite::Statement statement(db, sql);
+  CachedStatement statement(db, sql);
   statement.bind(1, id);
   if (statement.exec() == 0) throw StoreError(Kind::kNotFound, what + " " + id + " not found");
 }
@@ -62,8 +62,8 @@ void changeOne(SQLite::Database& db, const std::string& sql, const std::string& 
 
 void SqliteTransaction::insertTenant(const domain::Tenant& tenant) {
   guarded("create tenant \"" + tenant.name + "\"", [&] {
-    SQLite::Statement insert(*db_, std::string("INSERT INTO tenants (") + kTenantColumns +
-                                       ") VALUES (?, ?, ?, ?, ?, ?, ?)");
+    CachedStatement insert(*db_, std::string("INSERT INTO tenants (") + kTenantColumns +
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, tenant.id);
     insert.bind(2, tenant.name);
     insert.bind(3, tenant.description);
@@ -77,8 +77,8 @@ void SqliteTransaction::insertTenant(const domain::Tenant& tenant) {
 
 std::optional<domain::Tenant> SqliteTransaction::findTenant(const std::string& id) {
   return guarded("read tenant " + id, [&]() -> std::optional<domain::Tenant> {
-    SQLite::Statement query(*db_,
-                            std::string("SELECT ") + kTenantColumns + " FROM tenants WHERE id = ?");
+    CachedStatement query(*db_,
+                          std::string("SELECT ") + kTenantColumns + " FROM tenants WHERE id = ?");
     query.bind(1, id);
     if (!query.executeStep()) return std::nullopt;
     return readTenant(query);
@@ -87,8 +87,8 @@ std::optional<domain::Tenant> SqliteTransaction::findTenant(const std::string& i
 
 std::vector<domain::Tenant> SqliteTransaction::listTenants() {
   return guarded("list tenants", [&] {
-    SQLite::Statement query(
-        *db_, std::string("SELECT ") + kTenantColumns + " FROM tenants ORDER BY name");
+    CachedStatement query(*db_,
+                          std::string("SELECT ") + kTenantColumns + " FROM tenants ORDER BY name");
     std::vector<domain::Tenant> result;
     while (query.executeStep()) result.push_back(readTenant(query));
     return result;
@@ -97,7 +97,7 @@ std::vector<domain::Tenant> SqliteTransaction::listTenants() {
 
 void SqliteTransaction::updateTenant(const domain::Tenant& tenant) {
   guarded("update tenant " + tenant.id, [&] {
-    SQLite::Statement update(*db_, R"sql(
+    CachedStatement update(*db_, R"sql(
       UPDATE tenants SET name = ?2, description = ?3, enabled = ?4, lease_expires_unix = ?5,
                          max_concurrent_tasks = ?6
       WHERE id = ?1)sql");
@@ -109,7 +109,7 @@ void SqliteTransaction::updateTenant(const domain::Tenant& tenant) {
     update.bind(6, static_cast<std::int64_t>(tenant.maxConcurrentTasks));
     if (update.exec() == 0) throw StoreError(Kind::kNotFound, "tenant " + tenant.id + " not found");
     // The tenant's login name follows the tenant's name.
-    SQLite::Statement rename(*db_, "UPDATE accounts SET name = ? WHERE tenant_id = ?");
+    CachedStatement rename(*db_, "UPDATE accounts SET name = ? WHERE tenant_id = ?");
     rename.bind(1, tenant.name);
     rename.bind(2, tenant.id);
     rename.exec();
@@ -118,7 +118,7 @@ void SqliteTransaction::updateTenant(const domain::Tenant& tenant) {
 
 void SqliteTransaction::deleteTenant(const std::string& id) {
   guarded("delete tenant " + id, [&] {
-    SQLite::Statement subscriptions(*db_, "SELECT count(*) FROM subscriptions WHERE tenant_id = ?");
+    CachedStatement subscriptions(*db_, "SELECT count(*) FROM subscriptions WHERE tenant_id = ?");
     subscriptions.bind(1, id);
     subscriptions.executeStep();
     if (const int count = subscriptions.getColumn(0).getInt(); count > 0) {
@@ -133,8 +133,8 @@ void SqliteTransaction::deleteTenant(const std::string& id) {
 
 void SqliteTransaction::insertAccount(const domain::Account& account) {
   guarded("create account \"" + account.name + "\"", [&] {
-    SQLite::Statement insert(*db_, std::string("INSERT INTO accounts (") + kAccountColumns +
-                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    CachedStatement insert(*db_, std::string("INSERT INTO accounts (") + kAccountColumns +
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, account.id);
     insert.bind(2, account.name);
     insert.bind(3, std::string(domain::toString(account.role)));
@@ -163,8 +163,8 @@ std::optional<domain::Account> SqliteTransaction::findTenantAccount(const std::s
 
 std::vector<domain::Account> SqliteTransaction::listProviderAccounts() {
   return guarded("list provider accounts", [&] {
-    SQLite::Statement query(*db_, std::string("SELECT ") + kAccountColumns +
-                                      " FROM accounts WHERE role = 'provider' ORDER BY name");
+    CachedStatement query(*db_, std::string("SELECT ") + kAccountColumns +
+                                    " FROM accounts WHERE role = 'provider' ORDER BY name");
     std::vector<domain::Account> result;
     while (query.executeStep()) result.push_back(readAccount(query));
     return result;
@@ -173,7 +173,7 @@ std::vector<domain::Account> SqliteTransaction::listProviderAccounts() {
 
 void SqliteTransaction::updateAccount(const domain::Account& account) {
   guarded("update account " + account.id, [&] {
-    SQLite::Statement update(*db_, R"sql(
+    CachedStatement update(*db_, R"sql(
       UPDATE accounts SET password_hash = ?, failed_logins = ?, locked_until_unix = ? WHERE id = ?)sql");
     update.bind(1, account.passwordHash);
     update.bind(2, static_cast<std::int64_t>(account.failedLogins));
@@ -191,7 +191,7 @@ void SqliteTransaction::deleteAccount(const std::string& id) {
 
 void SqliteTransaction::insertSession(const domain::Session& session) {
   guarded("create a session", [&] {
-    SQLite::Statement insert(*db_, R"sql(
+    CachedStatement insert(*db_, R"sql(
       INSERT INTO sessions (token_hash, account_id, created_unix, expires_unix) VALUES (?, ?, ?, ?))sql");
     insert.bind(1, session.tokenHash);
     insert.bind(2, session.accountId);
@@ -203,7 +203,7 @@ void SqliteTransaction::insertSession(const domain::Session& session) {
 
 std::optional<domain::Session> SqliteTransaction::findSession(const std::string& tokenHash) {
   return guarded("read a session", [&]() -> std::optional<domain::Session> {
-    SQLite::Statement query(*db_, R"sql(
+    CachedStatement query(*db_, R"sql(
       SELECT token_hash, account_id, created_unix, expires_unix FROM sessions WHERE token_hash = ?)sql");
     query.bind(1, tokenHash);
     if (!query.executeStep()) return std::nullopt;
@@ -214,7 +214,7 @@ std::optional<domain::Session> SqliteTransaction::findSession(const std::string&
 
 void SqliteTransaction::deleteSession(const std::string& tokenHash) {
   guarded("delete a session", [&] {
-    SQLite::Statement remove(*db_, "DELETE FROM sessions WHERE token_hash = ?");
+    CachedStatement remove(*db_, "DELETE FROM sessions WHERE token_hash = ?");
     remove.bind(1, tokenHash);
     remove.exec();
   });
@@ -222,7 +222,7 @@ void SqliteTransaction::deleteSession(const std::string& tokenHash) {
 
 std::size_t SqliteTransaction::deleteSessionsOf(const std::string& accountId) {
   return guarded("delete the sessions of account " + accountId, [&] {
-    SQLite::Statement remove(*db_, "DELETE FROM sessions WHERE account_id = ?");
+    CachedStatement remove(*db_, "DELETE FROM sessions WHERE account_id = ?");
     remove.bind(1, accountId);
     return static_cast<std::size_t>(remove.exec());
   });
@@ -230,7 +230,7 @@ std::size_t SqliteTransaction::deleteSessionsOf(const std::string& accountId) {
 
 std::size_t SqliteTransaction::deleteExpiredSessions(std::int64_t nowUnix) {
   return guarded("delete expired sessions", [&] {
-    SQLite::Statement remove(*db_, "DELETE FROM sessions WHERE expires_unix <= ?");
+    CachedStatement remove(*db_, "DELETE FROM sessions WHERE expires_unix <= ?");
     remove.bind(1, nowUnix);
     return static_cast<std::size_t>(remove.exec());
   });
@@ -240,7 +240,7 @@ std::size_t SqliteTransaction::deleteExpiredSessions(std::int64_t nowUnix) {
 
 void SqliteTransaction::appendAudit(const domain::AuditEntry& entry) {
   guarded("write the audit log", [&] {
-    SQLite::Statement insert(*db_, R"sql(
+    CachedStatement insert(*db_, R"sql(
       INSERT INTO audit_log (at_unix_ms, actor, actor_role, tenant_id, method, path, status, result, message)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
     insert.bind(1, entry.atUnixMs);
@@ -258,7 +258,7 @@ void SqliteTransaction::appendAudit(const domain::AuditEntry& entry) {
 
 std::vector<domain::AuditEntry> SqliteTransaction::queryAudit(const domain::AuditQuery& query) {
   return guarded("read the audit log", [&] {
-    SQLite::Statement select(*db_, R"sql(
+    CachedStatement select(*db_, R"sql(
       SELECT id, at_unix_ms, actor, actor_role, tenant_id, method, path, status, result, message
       FROM audit_log
       WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR actor = ?2 COLLATE NOCASE)

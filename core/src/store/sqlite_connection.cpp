@@ -25,7 +25,41 @@ StoreError translate(const SQLite::Exception& e, const std::string& context) {
   }
 }
 
-std::unique_ptr<SQLite::Database> ConnectionPool::acquire() {
+SQLite::Statement Connection::take(const std::string& sql) {
+  if (auto it = statements_.find(sql); it != statements_.end() && !it->second.empty()) {
+    SQLite::Statement statement = std::move(it->second.back());
+    it->second.pop_back();
+    return statement;
+  }
+  return SQLite::Statement(*this, sql);
+}
+
+void Connection::give(const std::string& sql, SQLite::Statement statement) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    if (statements_.size() >= kMaxStatements) return;  // finalized here instead
+    it = statements_.emplace(sql, std::vector<SQLite::Statement>{}).first;
+  }
+  it->second.push_back(std::move(statement));
+}
+
+// Every database of the store comes from ConnectionPool::acquire, so it is a Connection.
+CachedStatement::CachedStatement(SQLite::Database& db, const std::string& sql)
+    : SQLite::Statement(static_cast<Connection&>(db).take(sql)),
+      connection_(static_cast<Connection&>(db)) {}
+
+CachedStatement::~CachedStatement() {
+  // A statement that cannot be reset and unbound is finalized rather than kept.
+  if (tryReset() != SQLITE_OK) return;
+  try {
+    clearBindings();
+    const std::string sql = getQuery();  // a copy: the move below empties the original
+    connection_.give(sql, std::move(*this));
+  } catch (const SQLite::Exception&) {
+  }
+}
+
+std::unique_ptr<Connection> ConnectionPool::acquire() {
   {
     std::lock_guard lock(mutex_);
     if (!idle_.empty()) {
@@ -35,16 +69,16 @@ std::unique_ptr<SQLite::Database> ConnectionPool::acquire() {
     }
   }
   return guarded("open store " + path_.string(), [&] {
-    auto db = std::make_unique<SQLite::Database>(path_.string(),
-                                                 SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
-                                                 static_cast<int>(options_.busyTimeout.count()));
+    auto db =
+        std::make_unique<Connection>(path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                     static_cast<int>(options_.busyTimeout.count()));
     db->exec("PRAGMA foreign_keys = ON");     // per connection: SQLite's default is off
     db->exec("PRAGMA synchronous = NORMAL");  // WAL + NORMAL: durable across process crashes
     return db;
   });
 }
 
-void ConnectionPool::release(std::unique_ptr<SQLite::Database> db) {
+void ConnectionPool::release(std::unique_ptr<Connection> db) {
   std::lock_guard lock(mutex_);
   if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
 }

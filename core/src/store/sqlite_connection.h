@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/sqlite_store.h"
@@ -28,21 +29,56 @@ auto guarded(const std::string& context, Work&& work) {
   }
 }
 
+// A connection with its prepared statements: preparing a statement costs more than running most
+// of ours, so each connection keeps the ones it prepared. Used by one thread at a time (the pool
+// hands it out), so the cache needs no lock.
+class Connection : public SQLite::Database {
+ public:
+  using SQLite::Database::Database;
+
+  // A statement for `sql`, from the cache when one is there.
+  SQLite::Statement take(const std::string& sql);
+  // Returns a statement after use; it must be reset and unbound.
+  void give(const std::string& sql, SQLite::Statement statement);
+
+ private:
+  static constexpr std::size_t kMaxStatements = 256;  // distinct SQL texts kept
+  std::unordered_map<std::string, std::vector<SQLite::Statement>> statements_;
+};
+
+// Drop-in for SQLite::Statement on a pool connection: taken from the connection's cache, and
+// given back reset and unbound when it goes out of scope.
+class CachedStatement : public SQLite::Statement {
+ public:
+  CachedStatement(SQLite::Database& db, const std::string& sql);
+  ~CachedStatement();
+  CachedStatement(const CachedStatement&) = delete;
+  CachedStatement& operator=(const CachedStatement&) = delete;
+
+ private:
+  Connection& connection_;
+};
+
 class ConnectionPool {
  public:
   ConnectionPool(std::filesystem::path path, SqliteOptions options)
       : path_(std::move(path)), options_(std::move(options)) {}
 
-  std::unique_ptr<SQLite::Database> acquire();
-  void release(std::unique_ptr<SQLite::Database> db);
+  std::unique_ptr<Connection> acquire();
+  void release(std::unique_ptr<Connection> db);
   const SqliteOptions& options() const noexcept { return options_; }
+  // Held by every write transaction of this process, from before BEGIN IMMEDIATE to its end:
+  // writers of one process queue here instead of in SQLite's busy handler, which sleeps (up to
+  // 100 ms a turn) between polls of the file lock.
+  std::mutex& writerMutex() noexcept { return writerMutex_; }
 
  private:
   static constexpr std::size_t kMaxIdle = 16;
   const std::filesystem::path path_;
   const SqliteOptions options_;
   std::mutex mutex_;
-  std::vector<std::unique_ptr<SQLite::Database>> idle_;
+  std::mutex writerMutex_;
+  std::vector<std::unique_ptr<Connection>> idle_;
 };
 
 // Binding and reading helpers for nullable and unsigned columns.

@@ -49,8 +49,8 @@ void expectOneRow(int changed, const std::string& what) {
 std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::string& where,
                                             const std::vector<std::string>& values,
                                             std::uint32_t limit) {
-  SQLite::Statement query(db, std::string("SELECT ") + kReplicaColumns + " FROM replicas " + where +
-                                  " ORDER BY name, id LIMIT " + std::to_string(limit));
+  CachedStatement query(db, std::string("SELECT ") + kReplicaColumns + " FROM replicas " + where +
+                                " ORDER BY name, id LIMIT " + std::to_string(limit));
   bindAll(query, values);
   std::vector<domain::Replica> result;
   while (query.executeStep()) {
@@ -78,8 +78,8 @@ std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::str
 std::vector<domain::FailoverPlan> selectFailoverPlans(SQLite::Database& db,
                                                       const std::string& where,
                                                       const std::vector<std::string>& values) {
-  SQLite::Statement query(db, std::string("SELECT ") + kPlanColumns + " FROM failover_plans " +
-                                  where + " ORDER BY name");
+  CachedStatement query(db, std::string("SELECT ") + kPlanColumns + " FROM failover_plans " +
+                                where + " ORDER BY name");
   bindAll(query, values);
   std::vector<domain::FailoverPlan> result;
   while (query.executeStep()) {
@@ -107,9 +107,9 @@ std::vector<domain::FailoverPlan> selectFailoverPlans(SQLite::Database& db,
 std::vector<domain::FailoverSession> selectSessions(SQLite::Database& db, const std::string& where,
                                                     const std::vector<std::string>& values,
                                                     std::uint32_t limit) {
-  SQLite::Statement query(
-      db, std::string("SELECT ") + kSessionColumns + " FROM failover_sessions " + where +
-              " ORDER BY started_unix DESC, rowid DESC LIMIT " + std::to_string(limit));
+  CachedStatement query(db, std::string("SELECT ") + kSessionColumns + " FROM failover_sessions " +
+                                where + " ORDER BY started_unix DESC, rowid DESC LIMIT " +
+                                std::to_string(limit));
   bindAll(query, values);
   std::vector<domain::FailoverSession> result;
   while (query.executeStep()) {
@@ -131,7 +131,7 @@ std::vector<domain::FailoverSession> selectSessions(SQLite::Database& db, const 
     session.finishedUnix = optionalInt64(query.getColumn(12));
     result.push_back(std::move(session));
   }
-  SQLite::Statement vms(db, R"sql(
+  CachedStatement vms(db, R"sql(
     SELECT replica_id, position, state, step, attempts, restore_point_id, error, started_unix, finished_unix
     FROM session_vms WHERE session_id = ? ORDER BY position)sql");
   for (auto& session : result) {
@@ -159,7 +159,7 @@ std::vector<domain::FailoverSession> selectSessions(SQLite::Database& db, const 
 
 void SqliteTenantScope::setNetworkSubnet(const std::string& networkId, const std::string& cidr) {
   guarded("set the subnet of network " + networkId, [&] {
-    SQLite::Statement update(
+    CachedStatement update(
         db_, "UPDATE subscription_networks SET subnet = ? WHERE network_id = ? AND tenant_id = ?");
     update.bind(1, cidr);
     update.bind(2, networkId);
@@ -170,7 +170,7 @@ void SqliteTenantScope::setNetworkSubnet(const std::string& networkId, const std
 
 std::map<std::string, std::string> SqliteTenantScope::networkSubnets() {
   return guarded("read the subnets of tenant " + tenantId(), [&] {
-    SQLite::Statement query(
+    CachedStatement query(
         db_, "SELECT network_id, subnet FROM subscription_networks WHERE tenant_id = ?");
     query.bind(1, tenantId());
     std::map<std::string, std::string> result;
@@ -182,8 +182,8 @@ std::map<std::string, std::string> SqliteTenantScope::networkSubnets() {
 
 void SqliteTenantScope::insertReplica(const domain::Replica& replica) {
   guarded("create replica \"" + replica.name + "\"", [&] {
-    SQLite::Statement insert(db_, std::string("INSERT INTO replicas (") + kReplicaColumns +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    CachedStatement insert(db_, std::string("INSERT INTO replicas (") + kReplicaColumns +
+                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, replica.id);
     insert.bind(2, tenantId());
     insert.bind(3, replica.subscriptionId);
@@ -219,7 +219,7 @@ std::vector<domain::Replica> SqliteTenantScope::replicas(const std::string& subs
 
 void SqliteTenantScope::updateReplica(const domain::Replica& replica) {
   guarded("update replica " + replica.id, [&] {
-    SQLite::Statement update(db_, R"sql(
+    CachedStatement update(db_, R"sql(
       UPDATE replicas SET name = ?, devices_json = ?, state = ?, error = ?, deleting = ?
       WHERE id = ? AND tenant_id = ?)sql");
     update.bind(1, replica.name);
@@ -235,7 +235,7 @@ void SqliteTenantScope::updateReplica(const domain::Replica& replica) {
 
 void SqliteTenantScope::deleteReplica(const std::string& id) {
   guarded("delete replica " + id, [&] {
-    SQLite::Statement members(
+    CachedStatement members(
         db_, "SELECT plan_id FROM failover_plan_members WHERE replica_id = ? LIMIT 1");
     members.bind(1, id);
     if (members.executeStep()) {
@@ -243,7 +243,7 @@ void SqliteTenantScope::deleteReplica(const std::string& id) {
                                             members.getColumn(0).getString() +
                                             "; take it out of the plan first");
     }
-    SQLite::Statement remove(db_, "DELETE FROM replicas WHERE id = ? AND tenant_id = ?");
+    CachedStatement remove(db_, "DELETE FROM replicas WHERE id = ? AND tenant_id = ?");
     remove.bind(1, id);
     remove.bind(2, tenantId());
     expectOneRow(remove.exec(), "replica " + id);
@@ -252,7 +252,7 @@ void SqliteTenantScope::deleteReplica(const std::string& id) {
 
 void SqliteTenantScope::insertRestorePoint(const domain::RestorePoint& point) {
   guarded("record restore point " + point.id, [&] {
-    SQLite::Statement insert(db_, R"sql(
+    CachedStatement insert(db_, R"sql(
       INSERT INTO restore_points (id, replica_id, tenant_id, description, created_unix)
       SELECT ?1, id, tenant_id, ?2, ?3 FROM replicas WHERE id = ?4 AND tenant_id = ?5
       ON CONFLICT (replica_id, id) DO NOTHING)sql");
@@ -267,7 +267,7 @@ void SqliteTenantScope::insertRestorePoint(const domain::RestorePoint& point) {
 
 std::vector<domain::RestorePoint> SqliteTenantScope::restorePoints(const std::string& replicaId) {
   return guarded("list restore points of " + replicaId, [&] {
-    SQLite::Statement query(db_, R"sql(
+    CachedStatement query(db_, R"sql(
       SELECT id, replica_id, tenant_id, description, created_unix FROM restore_points
       WHERE replica_id = ? AND tenant_id = ? ORDER BY created_unix, rowid)sql");
     query.bind(1, replicaId);
@@ -285,7 +285,7 @@ std::vector<domain::RestorePoint> SqliteTenantScope::restorePoints(const std::st
 void SqliteTenantScope::deleteRestorePoint(const std::string& replicaId,
                                            const std::string& pointId) {
   guarded("delete restore point " + pointId, [&] {
-    SQLite::Statement remove(
+    CachedStatement remove(
         db_, "DELETE FROM restore_points WHERE replica_id = ? AND id = ? AND tenant_id = ?");
     remove.bind(1, replicaId);
     remove.bind(2, pointId);
@@ -298,10 +298,10 @@ void SqliteTenantScope::deleteRestorePoint(const std::string& replicaId,
 // ---------------------------------------------------
 
 void SqliteTenantScope::writePlanMembers(const domain::FailoverPlan& plan) {
-  SQLite::Statement clear(db_, "DELETE FROM failover_plan_members WHERE plan_id = ?");
+  CachedStatement clear(db_, "DELETE FROM failover_plan_members WHERE plan_id = ?");
   clear.bind(1, plan.id);
   clear.exec();
-  SQLite::Statement insert(db_, R"sql(
+  CachedStatement insert(db_, R"sql(
     INSERT INTO failover_plan_members (plan_id, replica_id)
     SELECT ?1, id FROM replicas WHERE id = ?2 AND tenant_id = ?3)sql");
   for (const auto& member : plan.members) {
@@ -316,8 +316,8 @@ void SqliteTenantScope::writePlanMembers(const domain::FailoverPlan& plan) {
 
 void SqliteTenantScope::insertFailoverPlan(const domain::FailoverPlan& plan) {
   guarded("create failover plan \"" + plan.name + "\"", [&] {
-    SQLite::Statement insert(db_, std::string("INSERT INTO failover_plans (") + kPlanColumns +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    CachedStatement insert(db_, std::string("INSERT INTO failover_plans (") + kPlanColumns +
+                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, plan.id);
     insert.bind(2, tenantId());
     insert.bind(3, plan.name);
@@ -351,7 +351,7 @@ std::vector<domain::FailoverPlan> SqliteTenantScope::failoverPlans() {
 
 void SqliteTenantScope::updateFailoverPlan(const domain::FailoverPlan& plan) {
   guarded("update failover plan " + plan.id, [&] {
-    SQLite::Statement update(db_, R"sql(
+    CachedStatement update(db_, R"sql(
       UPDATE failover_plans SET name = ?, description = ?, parallelism = ?, members_json = ?, pre_script = ?,
         pre_timeout_s = ?, post_script = ?, post_timeout_s = ?, state = ?, last_session_id = ?
       WHERE id = ? AND tenant_id = ?)sql");
@@ -374,7 +374,7 @@ void SqliteTenantScope::updateFailoverPlan(const domain::FailoverPlan& plan) {
 
 void SqliteTenantScope::deleteFailoverPlan(const std::string& id) {
   guarded("delete failover plan " + id, [&] {
-    SQLite::Statement remove(db_, "DELETE FROM failover_plans WHERE id = ? AND tenant_id = ?");
+    CachedStatement remove(db_, "DELETE FROM failover_plans WHERE id = ? AND tenant_id = ?");
     remove.bind(1, id);
     remove.bind(2, tenantId());
     expectOneRow(remove.exec(), "failover plan " + id);
@@ -383,8 +383,8 @@ void SqliteTenantScope::deleteFailoverPlan(const std::string& id) {
 
 void SqliteTenantScope::insertSession(const domain::FailoverSession& session) {
   guarded("start session " + session.id, [&] {
-    SQLite::Statement insert(db_, std::string("INSERT INTO failover_sessions (") + kSessionColumns +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    CachedStatement insert(db_, std::string("INSERT INTO failover_sessions (") + kSessionColumns +
+                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, session.id);
     insert.bind(2, tenantId());
     insert.bind(3, session.planId);
@@ -399,7 +399,7 @@ void SqliteTenantScope::insertSession(const domain::FailoverSession& session) {
     insert.bind(12, session.startedUnix);
     bindOptional(insert, 13, session.finishedUnix);
     insert.exec();
-    SQLite::Statement vm(db_, R"sql(
+    CachedStatement vm(db_, R"sql(
       INSERT INTO session_vms (session_id, replica_id, position, state, restore_point_id) VALUES (?, ?, ?, ?, ?))sql");
     for (const auto& member : session.vms) {
       vm.bind(1, session.id);
@@ -431,7 +431,7 @@ std::vector<domain::FailoverSession> SqliteTenantScope::sessions(const std::stri
 
 void SqliteTenantScope::updateSession(const domain::FailoverSession& session) {
   guarded("update session " + session.id, [&] {
-    SQLite::Statement update(db_, R"sql(
+    CachedStatement update(db_, R"sql(
       UPDATE failover_sessions SET state = ?, error = ?, script_output = ?, finished_unix = ?
       WHERE id = ? AND tenant_id = ?)sql");
     update.bind(1, std::string(domain::toString(session.state)));
@@ -446,7 +446,7 @@ void SqliteTenantScope::updateSession(const domain::FailoverSession& session) {
 
 void SqliteTenantScope::updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) {
   guarded("journal session " + sessionId + " replica " + vm.replicaId, [&] {
-    SQLite::Statement update(db_, R"sql(
+    CachedStatement update(db_, R"sql(
       UPDATE session_vms SET state = ?, step = ?, attempts = ?, restore_point_id = ?, error = ?, started_unix = ?,
         finished_unix = ?
       WHERE session_id = ? AND replica_id = ?
@@ -521,7 +521,7 @@ std::vector<domain::FailoverSession> SqliteTransaction::sessionsInProgress() {
 
 std::string SqliteTransaction::setting(const std::string& key) {
   return guarded("read setting " + key, [&]() -> std::string {
-    SQLite::Statement query(*db_, "SELECT value FROM settings WHERE key = ?");
+    CachedStatement query(*db_, "SELECT value FROM settings WHERE key = ?");
     query.bind(1, key);
     return query.executeStep() ? query.getColumn(0).getString() : std::string();
   });
@@ -529,7 +529,7 @@ std::string SqliteTransaction::setting(const std::string& key) {
 
 void SqliteTransaction::setSetting(const std::string& key, const std::string& value) {
   guarded("write setting " + key, [&] {
-    SQLite::Statement upsert(*db_, R"sql(
+    CachedStatement upsert(*db_, R"sql(
       INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value)sql");
     upsert.bind(1, key);
     upsert.bind(2, value);

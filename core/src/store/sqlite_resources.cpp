@@ -21,7 +21,7 @@ std::string cloudHostAad(const std::string& id) {
 }
 
 std::size_t countOf(SQLite::Database& db, const char* sql, const std::string& value) {
-  SQLite::Statement query(db, sql);
+  CachedStatement query(db, sql);
   query.bind(1, value);
   query.executeStep();
   return static_cast<std::size_t>(query.getColumn(0).getInt64());
@@ -39,7 +39,7 @@ constexpr const char* kPlanColumns =
 
 std::vector<domain::HardwarePlan> selectPlans(SQLite::Database& db, const std::string& where,
                                               const std::string& value) {
-  SQLite::Statement query(
+  CachedStatement query(
       db, std::string("SELECT ") + kPlanColumns + " FROM plans " + where + " ORDER BY name");
   if (!value.empty()) query.bind(1, value);
   std::vector<domain::HardwarePlan> plans;
@@ -57,7 +57,7 @@ std::vector<domain::HardwarePlan> selectPlans(SQLite::Database& db, const std::s
     plan.updatedUnix = query.getColumn(9).getInt64();
     plans.push_back(std::move(plan));
   }
-  SQLite::Statement storages(db, R"sql(
+  CachedStatement storages(db, R"sql(
     SELECT name, backend_storage, quota_gb FROM plan_storages WHERE plan_id = ? ORDER BY position)sql");
   for (auto& plan : plans) {
     storages.bind(1, plan.id);
@@ -105,8 +105,8 @@ domain::CloudHost SqliteTransaction::readCloudHost(SQLite::Statement& row) const
 
 void SqliteTransaction::insertCloudHost(const domain::CloudHost& host) {
   guarded("register cloud host \"" + host.name + "\"", [&] {
-    SQLite::Statement insert(*db_, std::string("INSERT INTO cloud_hosts (") + kCloudHostColumns +
-                                       ") VALUES (?, ?, ?, ?, ?)");
+    CachedStatement insert(*db_, std::string("INSERT INTO cloud_hosts (") + kCloudHostColumns +
+                                     ") VALUES (?, ?, ?, ?, ?)");
     insert.bind(1, host.id);
     insert.bind(2, host.name);
     insert.bind(3, host.plugin);
@@ -118,7 +118,7 @@ void SqliteTransaction::insertCloudHost(const domain::CloudHost& host) {
 
 std::optional<domain::CloudHost> SqliteTransaction::findCloudHost(const std::string& id) {
   return guarded("read cloud host " + id, [&]() -> std::optional<domain::CloudHost> {
-    SQLite::Statement query(
+    CachedStatement query(
         *db_, std::string("SELECT ") + kCloudHostColumns + " FROM cloud_hosts WHERE id = ?");
     query.bind(1, id);
     if (!query.executeStep()) return std::nullopt;
@@ -128,7 +128,7 @@ std::optional<domain::CloudHost> SqliteTransaction::findCloudHost(const std::str
 
 std::vector<domain::CloudHost> SqliteTransaction::listCloudHosts() {
   return guarded("list cloud hosts", [&] {
-    SQLite::Statement query(
+    CachedStatement query(
         *db_, std::string("SELECT ") + kCloudHostColumns + " FROM cloud_hosts ORDER BY name");
     std::vector<domain::CloudHost> result;
     while (query.executeStep()) result.push_back(readCloudHost(query));
@@ -138,7 +138,7 @@ std::vector<domain::CloudHost> SqliteTransaction::listCloudHosts() {
 
 void SqliteTransaction::updateCloudHost(const domain::CloudHost& host) {
   guarded("update cloud host " + host.id, [&] {
-    SQLite::Statement update(*db_, "UPDATE cloud_hosts SET name = ?, config_json = ? WHERE id = ?");
+    CachedStatement update(*db_, "UPDATE cloud_hosts SET name = ?, config_json = ? WHERE id = ?");
     update.bind(1, host.name);
     update.bind(2, sealConfig(host));
     update.bind(3, host.id);
@@ -164,11 +164,11 @@ void SqliteTransaction::deleteCloudHost(const std::string& id) {
     }
     for (const char* sql : {"DELETE FROM vlans WHERE cloud_host_id = ?",
                             "DELETE FROM vlan_ranges WHERE cloud_host_id = ?"}) {
-      SQLite::Statement remove(*db_, sql);
+      CachedStatement remove(*db_, sql);
       remove.bind(1, id);
       remove.exec();
     }
-    SQLite::Statement remove(*db_, "DELETE FROM cloud_hosts WHERE id = ?");
+    CachedStatement remove(*db_, "DELETE FROM cloud_hosts WHERE id = ?");
     remove.bind(1, id);
     if (remove.exec() == 0) throw StoreError(Kind::kNotFound, "cloud host " + id + " not found");
   });
@@ -177,7 +177,7 @@ void SqliteTransaction::deleteCloudHost(const std::string& id) {
 // ---- VLAN ranges -------------------------------------------------------------------------------
 
 void SqliteTransaction::fillVlans(const domain::VlanRange& range) {
-  SQLite::Statement overlap(*db_, R"sql(
+  CachedStatement overlap(*db_, R"sql(
     SELECT first_vlan, last_vlan FROM vlan_ranges
     WHERE cloud_host_id = ? AND id != ? AND first_vlan <= ? AND last_vlan >= ? LIMIT 1)sql");
   overlap.bind(1, range.cloudHostId);
@@ -192,7 +192,7 @@ void SqliteTransaction::fillVlans(const domain::VlanRange& range) {
                                           range.cloudHostId);
   }
   // A VLAN still allocated from an earlier range keeps its tenant; it joins this range.
-  SQLite::Statement fill(*db_, R"sql(
+  CachedStatement fill(*db_, R"sql(
     WITH RECURSIVE seq(v) AS (SELECT ?1 UNION ALL SELECT v + 1 FROM seq WHERE v < ?2)
     INSERT INTO vlans (cloud_host_id, vlan_id, range_id, internet)
     SELECT ?3, v, ?4, ?5 FROM seq WHERE true
@@ -208,7 +208,7 @@ void SqliteTransaction::fillVlans(const domain::VlanRange& range) {
 
 void SqliteTransaction::insertVlanRange(const domain::VlanRange& range) {
   guarded("add VLAN range " + std::to_string(range.first) + "-" + std::to_string(range.last), [&] {
-    SQLite::Statement insert(*db_, R"sql(
+    CachedStatement insert(*db_, R"sql(
       INSERT INTO vlan_ranges (id, cloud_host_id, first_vlan, last_vlan, internet) VALUES (?, ?, ?, ?, ?))sql");
     insert.bind(1, range.id);
     insert.bind(2, range.cloudHostId);
@@ -222,7 +222,7 @@ void SqliteTransaction::insertVlanRange(const domain::VlanRange& range) {
 
 std::optional<domain::VlanRange> SqliteTransaction::findVlanRange(const std::string& id) {
   return guarded("read VLAN range " + id, [&]() -> std::optional<domain::VlanRange> {
-    SQLite::Statement query(*db_, R"sql(
+    CachedStatement query(*db_, R"sql(
       SELECT id, cloud_host_id, first_vlan, last_vlan, internet FROM vlan_ranges WHERE id = ?)sql");
     query.bind(1, id);
     if (!query.executeStep()) return std::nullopt;
@@ -232,7 +232,7 @@ std::optional<domain::VlanRange> SqliteTransaction::findVlanRange(const std::str
 
 std::vector<domain::VlanRange> SqliteTransaction::listVlanRanges(const std::string& cloudHostId) {
   return guarded("list VLAN ranges of cloud host " + cloudHostId, [&] {
-    SQLite::Statement query(*db_, R"sql(
+    CachedStatement query(*db_, R"sql(
       SELECT id, cloud_host_id, first_vlan, last_vlan, internet FROM vlan_ranges
       WHERE cloud_host_id = ? ORDER BY first_vlan)sql");
     query.bind(1, cloudHostId);
@@ -244,7 +244,7 @@ std::vector<domain::VlanRange> SqliteTransaction::listVlanRanges(const std::stri
 
 void SqliteTransaction::updateVlanRange(const domain::VlanRange& range) {
   guarded("edit VLAN range " + range.id, [&] {
-    SQLite::Statement update(*db_, R"sql(
+    CachedStatement update(*db_, R"sql(
       UPDATE vlan_ranges SET first_vlan = ?, last_vlan = ?, internet = ? WHERE id = ? AND cloud_host_id = ?)sql");
     update.bind(1, static_cast<std::int64_t>(range.first));
     update.bind(2, static_cast<std::int64_t>(range.last));
@@ -254,13 +254,13 @@ void SqliteTransaction::updateVlanRange(const domain::VlanRange& range) {
     if (update.exec() == 0)
       throw StoreError(Kind::kNotFound, "VLAN range " + range.id + " not found");
     // Free VLANs outside the new bounds leave the pool; allocated ones stay with their tenants.
-    SQLite::Statement drop(*db_, R"sql(
+    CachedStatement drop(*db_, R"sql(
       DELETE FROM vlans WHERE range_id = ? AND tenant_id IS NULL AND (vlan_id < ? OR vlan_id > ?))sql");
     drop.bind(1, range.id);
     drop.bind(2, static_cast<std::int64_t>(range.first));
     drop.bind(3, static_cast<std::int64_t>(range.last));
     drop.exec();
-    SQLite::Statement detach(*db_, R"sql(
+    CachedStatement detach(*db_, R"sql(
       UPDATE vlans SET range_id = NULL WHERE range_id = ? AND (vlan_id < ? OR vlan_id > ?))sql");
     detach.bind(1, range.id);
     detach.bind(2, static_cast<std::int64_t>(range.first));
@@ -272,11 +272,11 @@ void SqliteTransaction::updateVlanRange(const domain::VlanRange& range) {
 
 void SqliteTransaction::deleteVlanRange(const std::string& id) {
   guarded("delete VLAN range " + id, [&] {
-    SQLite::Statement drop(*db_, "DELETE FROM vlans WHERE range_id = ? AND tenant_id IS NULL");
+    CachedStatement drop(*db_, "DELETE FROM vlans WHERE range_id = ? AND tenant_id IS NULL");
     drop.bind(1, id);
     drop.exec();
     // Allocated VLANs lose their range (ON DELETE SET NULL) but keep their tenant.
-    SQLite::Statement remove(*db_, "DELETE FROM vlan_ranges WHERE id = ?");
+    CachedStatement remove(*db_, "DELETE FROM vlan_ranges WHERE id = ?");
     remove.bind(1, id);
     if (remove.exec() == 0) throw StoreError(Kind::kNotFound, "VLAN range " + id + " not found");
   });
@@ -284,7 +284,7 @@ void SqliteTransaction::deleteVlanRange(const std::string& id) {
 
 std::size_t SqliteTransaction::freeVlanCount(const std::string& cloudHostId, bool internet) {
   return guarded("count free VLANs", [&] {
-    SQLite::Statement query(*db_, R"sql(
+    CachedStatement query(*db_, R"sql(
       SELECT count(*) FROM vlans WHERE cloud_host_id = ? AND internet = ? AND tenant_id IS NULL
         AND range_id IS NOT NULL)sql");
     query.bind(1, cloudHostId);
@@ -298,8 +298,8 @@ std::size_t SqliteTransaction::freeVlanCount(const std::string& cloudHostId, boo
 
 void SqliteTransaction::insertPublicIps(const std::vector<domain::PublicIp>& addresses) {
   guarded("add public IPs", [&] {
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO public_ips (address, family, sort_key) VALUES (?, ?, ?)");
+    CachedStatement insert(*db_,
+                           "INSERT INTO public_ips (address, family, sort_key) VALUES (?, ?, ?)");
     for (const auto& ip : addresses) {
       const auto parsed = domain::parseIpAddress(ip.address);
       const auto* address = std::get_if<domain::IpAddress>(&parsed);
@@ -328,7 +328,7 @@ void SqliteTransaction::insertPublicIps(const std::vector<domain::PublicIp>& add
 
 std::vector<domain::PublicIp> SqliteTransaction::listPublicIps() {
   return guarded("list public IPs", [&] {
-    SQLite::Statement query(*db_, R"sql(
+    CachedStatement query(*db_, R"sql(
       SELECT address, family, tenant_id, subscription_id FROM public_ips ORDER BY sort_key)sql");
     std::vector<domain::PublicIp> result;
     while (query.executeStep()) {
@@ -341,7 +341,7 @@ std::vector<domain::PublicIp> SqliteTransaction::listPublicIps() {
 
 void SqliteTransaction::deletePublicIp(const std::string& address) {
   guarded("remove public IP " + address, [&] {
-    SQLite::Statement query(*db_, "SELECT tenant_id FROM public_ips WHERE address = ?");
+    CachedStatement query(*db_, "SELECT tenant_id FROM public_ips WHERE address = ?");
     query.bind(1, address);
     if (!query.executeStep())
       throw StoreError(Kind::kNotFound, "public IP " + address + " is not in the pool");
@@ -349,7 +349,7 @@ void SqliteTransaction::deletePublicIp(const std::string& address) {
       throw StoreError(Kind::kConflict, "public IP " + address + " is allocated to tenant " +
                                             query.getColumn(0).getString());
     }
-    SQLite::Statement remove(*db_, "DELETE FROM public_ips WHERE address = ?");
+    CachedStatement remove(*db_, "DELETE FROM public_ips WHERE address = ?");
     remove.bind(1, address);
     remove.exec();
   });
@@ -365,10 +365,10 @@ std::size_t SqliteTransaction::freePublicIpCount() {
 // ---- hardware plans ----------------------------------------------------------------------------
 
 void SqliteTransaction::writePlanStorages(const domain::HardwarePlan& plan) {
-  SQLite::Statement clear(*db_, "DELETE FROM plan_storages WHERE plan_id = ?");
+  CachedStatement clear(*db_, "DELETE FROM plan_storages WHERE plan_id = ?");
   clear.bind(1, plan.id);
   clear.exec();
-  SQLite::Statement insert(*db_, R"sql(
+  CachedStatement insert(*db_, R"sql(
     INSERT INTO plan_storages (plan_id, position, name, backend_storage, quota_gb) VALUES (?, ?, ?, ?, ?))sql");
   int position = 0;
   for (const auto& storage : plan.storages) {
@@ -384,8 +384,8 @@ void SqliteTransaction::writePlanStorages(const domain::HardwarePlan& plan) {
 
 void SqliteTransaction::insertPlan(const domain::HardwarePlan& plan) {
   guarded("create hardware plan \"" + plan.name + "\"", [&] {
-    SQLite::Statement insert(*db_, std::string("INSERT INTO plans (") + kPlanColumns +
-                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    CachedStatement insert(*db_, std::string("INSERT INTO plans (") + kPlanColumns +
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, plan.id);
     insert.bind(2, plan.name);
     insert.bind(3, plan.description);
@@ -415,7 +415,7 @@ std::vector<domain::HardwarePlan> SqliteTransaction::listPlans() {
 
 void SqliteTransaction::updatePlan(const domain::HardwarePlan& plan) {
   guarded("update hardware plan " + plan.id, [&] {
-    SQLite::Statement update(*db_, R"sql(
+    CachedStatement update(*db_, R"sql(
       UPDATE plans SET name = ?, description = ?, cpu_mhz = ?, memory_mb = ?, networks_with_internet = ?,
                        networks_without_internet = ?, updated_unix = ?
       WHERE id = ?)sql");
@@ -441,7 +441,7 @@ void SqliteTransaction::deletePlan(const std::string& id) {
                                             std::to_string(subscribers) +
                                             " subscriber(s); unsubscribe them first");
     }
-    SQLite::Statement remove(*db_, "DELETE FROM plans WHERE id = ?");
+    CachedStatement remove(*db_, "DELETE FROM plans WHERE id = ?");
     remove.bind(1, id);
     if (remove.exec() == 0) throw StoreError(Kind::kNotFound, "hardware plan " + id + " not found");
   });

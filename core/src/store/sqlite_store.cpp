@@ -8,7 +8,9 @@ namespace warmsite::store {
 namespace sqlite {
 
 SqliteTransaction::SqliteTransaction(ConnectionPool& pool, bool write)
-    : pool_(pool), db_(pool.acquire()) {
+    : pool_(pool),
+      writer_(write ? std::unique_lock(pool.writerMutex()) : std::unique_lock<std::mutex>()),
+      db_(pool.acquire()) {
   guarded(write ? "begin a write transaction" : "begin a read transaction",
           [&] { db_->exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); });
 }

@@ -8,10 +8,10 @@ using Kind = StoreError::Kind;
 std::vector<domain::Subscription> selectSubscriptions(SQLite::Database& db,
                                                       const std::string& where,
                                                       const std::vector<std::string>& values) {
-  SQLite::Statement query(db, R"sql(
+  CachedStatement query(db, R"sql(
     SELECT id, tenant_id, plan_id, cloud_host_id, state, error, public_ip_count, created_unix
     FROM subscriptions )sql" + where +
-                                  " ORDER BY created_unix, id");
+                                " ORDER BY created_unix, id");
   bindAll(query, values);
   std::vector<domain::Subscription> result;
   while (query.executeStep()) {
@@ -27,11 +27,11 @@ std::vector<domain::Subscription> selectSubscriptions(SQLite::Database& db,
     subscription.createdUnix = query.getColumn(7).getInt64();
     result.push_back(std::move(subscription));
   }
-  SQLite::Statement networks(db, R"sql(
+  CachedStatement networks(db, R"sql(
     SELECT network_id, name, vlan_id, internet FROM subscription_networks
     WHERE subscription_id = ? ORDER BY position)sql");
-  SQLite::Statement ips(
-      db, "SELECT address FROM public_ips WHERE subscription_id = ? ORDER BY sort_key");
+  CachedStatement ips(db,
+                      "SELECT address FROM public_ips WHERE subscription_id = ? ORDER BY sort_key");
   for (auto& subscription : result) {
     networks.bind(1, subscription.id);
     while (networks.executeStep()) {
@@ -74,7 +74,7 @@ std::optional<std::uint32_t> SqliteTenantScope::allocateVlan(const std::string& 
                                                              const std::string& networkId) {
   return guarded("allocate a VLAN on cloud host " + cloudHostId,
                  [&]() -> std::optional<std::uint32_t> {
-                   SQLite::Statement update(db_, R"sql(
+                   CachedStatement update(db_, R"sql(
       UPDATE vlans SET tenant_id = ?1, network_id = ?2
       WHERE cloud_host_id = ?3 AND vlan_id = (
         SELECT vlan_id FROM vlans
@@ -92,7 +92,7 @@ std::optional<std::uint32_t> SqliteTenantScope::allocateVlan(const std::string& 
 
 std::vector<domain::VlanAllocation> SqliteTenantScope::vlans() {
   return guarded("list VLANs of tenant " + tenantId(), [&] {
-    SQLite::Statement query(db_, R"sql(
+    CachedStatement query(db_, R"sql(
       SELECT cloud_host_id, vlan_id, internet, tenant_id, network_id FROM vlans
       WHERE tenant_id = ? ORDER BY cloud_host_id, vlan_id)sql");
     query.bind(1, tenantId());
@@ -109,7 +109,7 @@ std::vector<domain::VlanAllocation> SqliteTenantScope::vlans() {
 
 std::size_t SqliteTenantScope::releaseVlans(const std::string& cloudHostId) {
   return guarded("release VLANs of tenant " + tenantId(), [&] {
-    SQLite::Statement update(db_, R"sql(
+    CachedStatement update(db_, R"sql(
       UPDATE vlans SET tenant_id = NULL, network_id = NULL WHERE tenant_id = ? AND cloud_host_id = ?)sql");
     update.bind(1, tenantId());
     update.bind(2, cloudHostId);
@@ -122,7 +122,7 @@ std::vector<std::string> SqliteTenantScope::allocatePublicIps(std::uint32_t coun
   return guarded("allocate public IPs to tenant " + tenantId(), [&] {
     std::vector<std::string> taken;
     if (count == 0) return taken;
-    SQLite::Statement update(db_, R"sql(
+    CachedStatement update(db_, R"sql(
       UPDATE public_ips SET tenant_id = ?1, subscription_id = ?2
       WHERE address IN (SELECT address FROM public_ips WHERE tenant_id IS NULL ORDER BY sort_key LIMIT ?3)
         AND (SELECT count(*) FROM public_ips WHERE tenant_id IS NULL) >= ?3
@@ -137,7 +137,7 @@ std::vector<std::string> SqliteTenantScope::allocatePublicIps(std::uint32_t coun
 
 std::vector<domain::PublicIp> SqliteTenantScope::publicIps() {
   return guarded("list public IPs of tenant " + tenantId(), [&] {
-    SQLite::Statement query(db_, R"sql(
+    CachedStatement query(db_, R"sql(
       SELECT address, family, tenant_id, subscription_id FROM public_ips WHERE tenant_id = ? ORDER BY sort_key)sql");
     query.bind(1, tenantId());
     std::vector<domain::PublicIp> result;
@@ -151,7 +151,7 @@ std::vector<domain::PublicIp> SqliteTenantScope::publicIps() {
 
 void SqliteTenantScope::insertSubscription(const domain::Subscription& subscription) {
   guarded("subscribe tenant " + tenantId() + " to plan " + subscription.planId, [&] {
-    SQLite::Statement insert(db_, R"sql(
+    CachedStatement insert(db_, R"sql(
       INSERT INTO subscriptions (id, tenant_id, plan_id, cloud_host_id, state, error, public_ip_count, created_unix)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?))sql");
     insert.bind(1, subscription.id);
@@ -171,7 +171,7 @@ void SqliteTenantScope::insertSubscription(const domain::Subscription& subscript
 void SqliteTenantScope::addSubscriptionNetwork(const std::string& subscriptionId,
                                                const domain::SubscriptionNetwork& network) {
   guarded("add network " + network.networkId + " to subscription " + subscriptionId, [&] {
-    SQLite::Statement insert(db_, R"sql(
+    CachedStatement insert(db_, R"sql(
       INSERT INTO subscription_networks (network_id, subscription_id, tenant_id, position, name, vlan_id, internet)
       SELECT ?1, id, tenant_id,
              (SELECT count(*) FROM subscription_networks WHERE subscription_id = ?2), ?3, ?4, ?5
@@ -203,7 +203,7 @@ std::vector<domain::Subscription> SqliteTenantScope::subscriptions() {
 void SqliteTenantScope::setSubscriptionState(const std::string& id, domain::SubscriptionState state,
                                              const std::string& error) {
   guarded("update subscription " + id, [&] {
-    SQLite::Statement update(
+    CachedStatement update(
         db_, "UPDATE subscriptions SET state = ?, error = ? WHERE id = ? AND tenant_id = ?");
     update.bind(1, std::string(domain::toString(state)));
     update.bind(2, error);
@@ -215,7 +215,7 @@ void SqliteTenantScope::setSubscriptionState(const std::string& id, domain::Subs
 
 void SqliteTenantScope::deleteSubscription(const std::string& id) {
   guarded("delete subscription " + id, [&] {
-    SQLite::Statement owner(db_, "SELECT 1 FROM subscriptions WHERE id = ? AND tenant_id = ?");
+    CachedStatement owner(db_, "SELECT 1 FROM subscriptions WHERE id = ? AND tenant_id = ?");
     owner.bind(1, id);
     owner.bind(2, tenantId());
     if (!owner.executeStep())
@@ -227,7 +227,7 @@ void SqliteTenantScope::deleteSubscription(const std::string& id) {
           "UPDATE public_ips SET tenant_id = NULL, subscription_id = NULL "
           "WHERE subscription_id = ?1 AND tenant_id = ?2",
           "DELETE FROM subscriptions WHERE id = ?1 AND tenant_id = ?2"}) {
-      SQLite::Statement statement(db_, sql);
+      CachedStatement statement(db_, sql);
       statement.bind(1, id);
       statement.bind(2, tenantId());
       statement.exec();
@@ -237,7 +237,7 @@ void SqliteTenantScope::deleteSubscription(const std::string& id) {
 
 std::size_t SqliteTenantScope::replicaCount(const std::string& subscriptionId) {
   return guarded("count replicas of subscription " + subscriptionId, [&] {
-    SQLite::Statement query(
+    CachedStatement query(
         db_, "SELECT count(*) FROM replicas WHERE subscription_id = ? AND tenant_id = ?");
     query.bind(1, subscriptionId);
     query.bind(2, tenantId());

@@ -9,11 +9,11 @@ using Kind = StoreError::Kind;
 
 std::vector<domain::Task> selectTasks(SQLite::Database& db, const std::string& where,
                                       const std::vector<std::string>& values, std::uint32_t limit) {
-  SQLite::Statement query(db, R"sql(
+  CachedStatement query(db, R"sql(
     SELECT id, tenant_id, kind, target_id, state, progress, error, created_by, created_unix, started_unix,
            finished_unix
     FROM tasks )sql" + where + " ORDER BY created_unix DESC, rowid DESC LIMIT " +
-                                  std::to_string(limit));
+                                std::to_string(limit));
   bindAll(query, values);
   std::vector<domain::Task> result;
   while (query.executeStep()) {
@@ -37,7 +37,7 @@ std::vector<domain::Task> selectTasks(SQLite::Database& db, const std::string& w
 
 void SqliteTransaction::insertTask(const domain::Task& task) {
   guarded("queue task " + task.kind, [&] {
-    SQLite::Statement insert(*db_, R"sql(
+    CachedStatement insert(*db_, R"sql(
       INSERT INTO tasks (id, tenant_id, kind, target_id, state, progress, error, created_by, created_unix,
                          started_unix, finished_unix)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
@@ -79,7 +79,7 @@ std::vector<domain::Task> SqliteTransaction::tasksInState(domain::TaskState stat
 
 void SqliteTransaction::updateTask(const domain::Task& task) {
   guarded("update task " + task.id, [&] {
-    SQLite::Statement update(*db_, R"sql(
+    CachedStatement update(*db_, R"sql(
       UPDATE tasks SET state = ?, progress = ?, error = ?, started_unix = ?, finished_unix = ? WHERE id = ?)sql");
     update.bind(1, std::string(domain::toString(task.state)));
     update.bind(2, static_cast<std::int64_t>(task.progress));
@@ -93,7 +93,7 @@ void SqliteTransaction::updateTask(const domain::Task& task) {
 
 void SqliteTransaction::requestCancel(const std::string& taskId) {
   guarded("cancel task " + taskId, [&] {
-    SQLite::Statement update(*db_, "UPDATE tasks SET cancel_requested = 1 WHERE id = ?");
+    CachedStatement update(*db_, "UPDATE tasks SET cancel_requested = 1 WHERE id = ?");
     update.bind(1, taskId);
     if (update.exec() == 0) throw StoreError(Kind::kNotFound, "task " + taskId + " not found");
   });
@@ -101,7 +101,7 @@ void SqliteTransaction::requestCancel(const std::string& taskId) {
 
 bool SqliteTransaction::cancelRequested(const std::string& taskId) {
   return guarded("read task " + taskId, [&] {
-    SQLite::Statement query(*db_, "SELECT cancel_requested FROM tasks WHERE id = ?");
+    CachedStatement query(*db_, "SELECT cancel_requested FROM tasks WHERE id = ?");
     query.bind(1, taskId);
     return query.executeStep() && query.getColumn(0).getInt() != 0;
   });

@@ -146,7 +146,8 @@ class SqliteTransaction final : public Transaction {
   void writePlanStorages(const domain::HardwarePlan& plan);
 
   ConnectionPool& pool_;
-  std::unique_ptr<SQLite::Database> db_;
+  std::unique_lock<std::mutex> writer_;  // before db_: released after the connection
+  std::unique_ptr<Connection> db_;
   bool done_ = false;
 };
 
