@@ -153,7 +153,7 @@ std::optional<plugin::Error> FaultInjector::before(const std::string& operation,
         return plugin::makeError(ErrorCode::kTimeout, operation + " passed its deadline");
       }
       const auto step = std::min<std::chrono::steady_clock::duration>(
-          wakeAt - std::chrono::steady_clock::now(), std::chrono::milliseconds(5));
+          wakeAt - std::chrono::steady_clock::now(), std::chrono::milliseconds(50));
       std::this_thread::sleep_for(step);
     }
   }

@@ -147,6 +147,16 @@ std::string pointOfLastFailover(store::TenantScope& scope, const std::string& re
   return {};
 }
 
+// The tenant's replicas by id: one query, where a large plan would take one per member.
+std::map<std::string, domain::Replica> replicasById(store::TenantScope& scope) {
+  std::map<std::string, domain::Replica> byId;
+  for (auto& replica : scope.replicas()) {
+    const auto id = replica.id;
+    byId.emplace(id, std::move(replica));
+  }
+  return byId;
+}
+
 // Creates the session for `replicaIds` (in this order) and its task, in the caller's transaction.
 domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx,
                                      const std::string& tenantId, const Start& start,
@@ -158,7 +168,7 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   requireTenantMayWork(tx, tenant, start.newWork && !request.who().isProvider());
   auto scope = tx.tenant(tenantId);
   std::set<std::string> busy;
-  for (const auto& session : tx.sessionsInProgress()) {
+  for (const auto& session : scope->sessionsInProgress()) {
     if (plan && session.planId == plan->id) {
       throw conflict("failover plan " + plan->name + " already runs session " + session.id + " (" +
                      std::string(domain::toString(session.kind)) + "); one operation at a time");
@@ -177,18 +187,20 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   session.startedBy = request.who().name;
   session.startedUnix = security::nowUnix();
   std::uint32_t position = 0;
+  const auto replicas = replicasById(*scope);
   for (const auto& id : replicaIds) {
-    auto replica = scope->findReplica(id);
-    if (!replica) throw notFound("replica", id);
-    requireTransition(*replica, start.operation);
+    const auto found = replicas.find(id);
+    if (found == replicas.end()) throw notFound("replica", id);
+    const auto& replica = found->second;
+    requireTransition(replica, start.operation);
     if (busy.contains(id))
-      throw conflict("replica " + replica->name + " is in another running session");
+      throw conflict("replica " + replica.name + " is in another running session");
     domain::SessionVm vm;
     vm.replicaId = id;
     vm.position = position++;
     if (start.operation == domain::ReplicaOperation::kFailover ||
         start.operation == domain::ReplicaOperation::kTestFailover) {
-      vm.restorePointId = choosePoint(*scope, *replica, before);
+      vm.restorePointId = choosePoint(*scope, replica, before);
     } else if (start.operation == domain::ReplicaOperation::kUndoFailover) {
       vm.restorePointId = pointOfLastFailover(*scope, id);
     }
@@ -198,11 +210,11 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   session.taskId = task.id;
   scope->insertSession(session);
   if (plan) {
-    plan->lastSessionId = session.id;
-    plan->state = start.kind == domain::SessionKind::kUndo
-                      ? domain::FailoverPlanState::kUndoInProgress
-                      : domain::FailoverPlanState::kInProgress;
-    scope->updateFailoverPlan(*plan);
+    scope->setFailoverPlanState(plan->id,
+                                start.kind == domain::SessionKind::kUndo
+                                    ? domain::FailoverPlanState::kUndoInProgress
+                                    : domain::FailoverPlanState::kInProgress,
+                                session.id);
   }
   return session;
 }
@@ -210,18 +222,20 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
 // A test failover needs an isolated network on every cloud host its replicas live on; refused
 // before anything starts where a plugin does not offer one.
 void requireTestIsolation(const ApiContext& context, store::TenantScope& scope,
+                          const std::map<std::string, domain::Replica>& replicas,
                           const std::vector<std::string>& replicaIds) {
   std::map<std::string, std::string> hostOf;
   for (const auto& subscription : scope.subscriptions())
     hostOf[subscription.id] = subscription.cloudHostId;
   for (const auto& id : replicaIds) {
-    auto replica = scope.findReplica(id);
-    if (!replica) continue;
-    const auto host = hostOf[replica->subscriptionId];
+    const auto found = replicas.find(id);
+    if (found == replicas.end()) continue;
+    const auto& replica = found->second;
+    const auto host = hostOf[replica.subscriptionId];
     auto plugin = context.cloudHosts.find(host);
     if (plugin && plugin->testIsolation() == nullptr) {
       throw conflict("cloud host " + host + " offers no test isolation (its plugin has none), so " +
-                     "replica " + replica->name + " cannot be test-failed-over there");
+                     "replica " + replica.name + " cannot be test-failed-over there");
     }
   }
 }
@@ -377,16 +391,17 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
                     {{"state", domain::toString(plan.state)}});
               }
               auto scope = tx.tenant(plan.tenantId);
+              const auto replicas = replicasById(*scope);
               std::vector<std::string> ids;
               for (const auto& member : plan.members) {
-                auto replica = scope->findReplica(member.replicaId);
-                if (replica &&
-                    std::find(states.begin(), states.end(), replica->state) != states.end()) {
+                const auto replica = replicas.find(member.replicaId);
+                if (replica != replicas.end() && std::find(states.begin(), states.end(),
+                                                           replica->second.state) != states.end()) {
                   ids.push_back(member.replicaId);
                 }
               }
               if (start.kind == domain::SessionKind::kTestFailover)
-                requireTestIsolation(context, *scope, ids);
+                requireTestIsolation(context, *scope, replicas, ids);
               return acceptedSession(
                   startSession(request, tx, plan.tenantId, start, plan, ids, before, duration), tx);
             });

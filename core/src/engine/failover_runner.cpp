@@ -170,10 +170,16 @@ void FailoverRunner::Impl::load(const std::string& sessionId, SessionRun& run) {
     run.session = *session;
     auto scope = tx.tenant(session->tenantId);
     if (!session->planId.empty()) run.plan = scope->findFailoverPlan(session->planId);
+    std::map<std::string, domain::Replica> replicas;
+    for (auto& replica : scope->replicas()) {
+      const auto id = replica.id;
+      replicas.emplace(id, std::move(replica));
+    }
     for (const auto& vm : session->vms) {
-      auto replica = scope->findReplica(vm.replicaId);
-      if (!replica) throw TaskFailed("replica " + vm.replicaId + " no longer exists");
-      run.replicas.emplace(replica->id, *replica);
+      auto replica = replicas.find(vm.replicaId);
+      if (replica == replicas.end())
+        throw TaskFailed("replica " + vm.replicaId + " no longer exists");
+      run.replicas.emplace(replica->first, replica->second);
       if (vm.state == SessionVmState::kRunning) run.interrupted.insert(vm.replicaId);
     }
     for (const auto& subscription : scope->subscriptions())
@@ -623,7 +629,7 @@ void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled) {
       default:
         return;
     }
-    scope->updateFailoverPlan(*plan);
+    scope->setFailoverPlanState(plan->id, plan->state, plan->lastSessionId);
   });
 }
 

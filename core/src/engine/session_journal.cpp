@@ -45,12 +45,9 @@ void SessionJournal::writerLoop() {
         for (const Entry* entry : batch) {
           auto scope = tx.tenant(entry->tenantId);
           scope->updateSessionVm(entry->sessionId, entry->vm);
-          if (!entry->replicaState) continue;
-          auto replica = scope->findReplica(entry->vm.replicaId);
-          if (!replica) continue;
-          replica->state = *entry->replicaState;
-          replica->error = entry->replicaError;
-          scope->updateReplica(*replica);
+          if (entry->replicaState) {  // a replica deleted meanwhile has no state to keep
+            scope->setReplicaState(entry->vm.replicaId, *entry->replicaState, entry->replicaError);
+          }
         }
       });
       for (Entry* entry : batch) entry->committed.set_value();

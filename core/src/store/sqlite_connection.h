@@ -73,7 +73,7 @@ class ConnectionPool {
   std::mutex& writerMutex() noexcept { return writerMutex_; }
 
  private:
-  static constexpr std::size_t kMaxIdle = 16;
+  static constexpr std::size_t kMaxIdle = 64;  // at least the threads that use the store at once
   const std::filesystem::path path_;
   const SqliteOptions options_;
   std::mutex mutex_;

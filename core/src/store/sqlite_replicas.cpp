@@ -233,6 +233,19 @@ void SqliteTenantScope::updateReplica(const domain::Replica& replica) {
   });
 }
 
+bool SqliteTenantScope::setReplicaState(const std::string& replicaId, domain::ReplicaState state,
+                                        const std::string& error) {
+  return guarded("set the state of replica " + replicaId, [&] {
+    CachedStatement update(
+        db_, "UPDATE replicas SET state = ?, error = ? WHERE id = ? AND tenant_id = ?");
+    update.bind(1, std::string(domain::toString(state)));
+    update.bind(2, error);
+    update.bind(3, replicaId);
+    update.bind(4, tenantId());
+    return update.exec() == 1;
+  });
+}
+
 void SqliteTenantScope::deleteReplica(const std::string& id) {
   guarded("delete replica " + id, [&] {
     CachedStatement members(
@@ -372,6 +385,20 @@ void SqliteTenantScope::updateFailoverPlan(const domain::FailoverPlan& plan) {
   });
 }
 
+void SqliteTenantScope::setFailoverPlanState(const std::string& planId,
+                                             domain::FailoverPlanState state,
+                                             const std::string& lastSessionId) {
+  guarded("set the state of failover plan " + planId, [&] {
+    CachedStatement update(db_, R"sql(
+      UPDATE failover_plans SET state = ?, last_session_id = ? WHERE id = ? AND tenant_id = ?)sql");
+    update.bind(1, std::string(domain::toString(state)));
+    update.bind(2, lastSessionId);
+    update.bind(3, planId);
+    update.bind(4, tenantId());
+    expectOneRow(update.exec(), "failover plan " + planId);
+  });
+}
+
 void SqliteTenantScope::deleteFailoverPlan(const std::string& id) {
   guarded("delete failover plan " + id, [&] {
     CachedStatement remove(db_, "DELETE FROM failover_plans WHERE id = ? AND tenant_id = ?");
@@ -426,6 +453,13 @@ std::vector<domain::FailoverSession> SqliteTenantScope::sessions(const std::stri
   return guarded("list sessions of tenant " + tenantId(), [&] {
     if (planId.empty()) return selectSessions(db_, "WHERE tenant_id = ?", {tenantId()}, limit);
     return selectSessions(db_, "WHERE tenant_id = ? AND plan_id = ?", {tenantId(), planId}, limit);
+  });
+}
+
+std::vector<domain::FailoverSession> SqliteTenantScope::sessionsInProgress() {
+  return guarded("list sessions in progress of tenant " + tenantId(), [&] {
+    return selectSessions(db_, "WHERE tenant_id = ? AND state = 'in_progress'", {tenantId()},
+                          1'000'000);
   });
 }
 

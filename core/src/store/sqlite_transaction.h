@@ -36,6 +36,8 @@ class SqliteTenantScope final : public TenantScope {
   std::optional<domain::Replica> findReplica(const std::string& id) override;
   std::vector<domain::Replica> replicas(const std::string& subscriptionId) override;
   void updateReplica(const domain::Replica& replica) override;
+  bool setReplicaState(const std::string& replicaId, domain::ReplicaState state,
+                       const std::string& error) override;
   void deleteReplica(const std::string& id) override;
   void insertRestorePoint(const domain::RestorePoint& point) override;
   std::vector<domain::RestorePoint> restorePoints(const std::string& replicaId) override;
@@ -45,11 +47,14 @@ class SqliteTenantScope final : public TenantScope {
   std::optional<domain::FailoverPlan> findFailoverPlan(const std::string& id) override;
   std::vector<domain::FailoverPlan> failoverPlans() override;
   void updateFailoverPlan(const domain::FailoverPlan& plan) override;
+  void setFailoverPlanState(const std::string& planId, domain::FailoverPlanState state,
+                            const std::string& lastSessionId) override;
   void deleteFailoverPlan(const std::string& id) override;
   void insertSession(const domain::FailoverSession& session) override;
   std::optional<domain::FailoverSession> findSession(const std::string& id) override;
   std::vector<domain::FailoverSession> sessions(const std::string& planId,
                                                 std::uint32_t limit) override;
+  std::vector<domain::FailoverSession> sessionsInProgress() override;
   void updateSession(const domain::FailoverSession& session) override;
   void updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) override;
 

@@ -86,7 +86,10 @@ class TenantScope {
   // All of the tenant's replicas, or those of one subscription.
   virtual std::vector<domain::Replica> replicas(const std::string& subscriptionId = {}) = 0;
   virtual void updateReplica(const domain::Replica& replica) = 0;  // kNotFound
-  virtual void deleteReplica(const std::string& id) = 0;           // with its restore points
+  // Only the state and error; false when the replica no longer exists.
+  virtual bool setReplicaState(const std::string& replicaId, domain::ReplicaState state,
+                               const std::string& error) = 0;
+  virtual void deleteReplica(const std::string& id) = 0;  // with its restore points
   virtual void insertRestorePoint(const domain::RestorePoint& point) = 0;
   virtual std::vector<domain::RestorePoint> restorePoints(
       const std::string& replicaId) = 0;  // oldest first
@@ -98,12 +101,17 @@ class TenantScope {
   virtual std::optional<domain::FailoverPlan> findFailoverPlan(const std::string& id) = 0;
   virtual std::vector<domain::FailoverPlan> failoverPlans() = 0;
   virtual void updateFailoverPlan(const domain::FailoverPlan& plan) = 0;  // kNotFound
+  // Only the plan's state and last session (its members stay as they are); kNotFound.
+  virtual void setFailoverPlanState(const std::string& planId, domain::FailoverPlanState state,
+                                    const std::string& lastSessionId) = 0;
   virtual void deleteFailoverPlan(const std::string& id) = 0;
   virtual void insertSession(const domain::FailoverSession& session) = 0;
   virtual std::optional<domain::FailoverSession> findSession(const std::string& id) = 0;
   // Newest first; of one plan when planId is given.
   virtual std::vector<domain::FailoverSession> sessions(const std::string& planId,
                                                         std::uint32_t limit) = 0;
+  // The tenant's sessions still in progress, with their VMs.
+  virtual std::vector<domain::FailoverSession> sessionsInProgress() = 0;
   virtual void updateSession(
       const domain::FailoverSession& session) = 0;  // the session's own fields
   virtual void updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) = 0;
