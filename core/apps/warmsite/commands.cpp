@@ -87,7 +87,7 @@ Command showCommand(const Collection& collection, Renderer render) {
 
 Command removeCommand(const Collection& collection, const std::string& verb) {
   auto removed = std::make_shared<std::string>();
-  return {verb, (verb == "delete" ? "Delete a " : "Remove a ") + collection.noun,
+  return {verb, (verb == "delete" ? "Delete one " : "Remove one ") + collection.noun,
           [collection, removed](const std::string& id) {
             *removed = id;
             return Request{"DELETE", collection.objectPath(id)};
