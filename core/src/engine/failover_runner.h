@@ -1,9 +1,10 @@
 #pragma once
 // Runs failover sessions: full and partial failover, test failover, undo, permanent failover,
 // failback. A session is created by the API with its VMs in boot order and one task; this runner is
-// that task. Every VM step is journalled in the session before and after its plugin call, and every
-// step checks the backend first, so a session resumed after a crash finishes without starting a VM
-// twice or leaving a test copy behind.
+// that task. Every VM step is journalled in the session before and after its plugin call; a VM the
+// journal shows in flight when the daemon stopped is read from the backend before its next step,
+// so a session resumed after a crash finishes without starting a VM twice or leaving a test copy
+// behind.
 
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
