@@ -120,9 +120,13 @@ struct FailoverRunner::Impl {
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
 
   // Journals `vm` (and, when given, the replica's new state) in one transaction.
+  // Durable: returns once committed. Marks a VM's start (before its first plugin call) and its end.
   void journal(SessionRun& run, const SessionVm& vm,
                std::optional<ReplicaState> replicaState = std::nullopt,
                const std::string& replicaError = {});
+  // Progress inside a started VM (its next step, a retry): recorded without waiting, since a resume
+  // never relies on a started VM's step (it reads the backend, or cleans a test failover up).
+  void progress(SessionRun& run, const SessionVm& vm);
   // Runs `step` for one VM: journalled as running first, as done or failed after, the replica put
   // in `onSuccess` or `onFailure`.
   // `firstStep`, when given, is journalled with the VM's start (one journal write less).
@@ -142,7 +146,7 @@ struct FailoverRunner::Impl {
     return callPlugin(what, plugin, context, options.retry, [&](int attempt) {
       if (attempt == 1) return;
       ++vm.attempts;  // a retry is journalled, so the session shows it
-      journal(run, vm);
+      progress(run, vm);
     });
   }
 
@@ -208,6 +212,14 @@ void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm,
                                    std::optional<ReplicaState> replicaState,
                                    const std::string& replicaError) {
   journalWriter.record(run.session.tenantId, run.session.id, vm, replicaState, replicaError);
+  std::lock_guard lock(run.mutex);
+  for (auto& entry : run.session.vms) {
+    if (entry.replicaId == vm.replicaId) entry = vm;
+  }
+}
+
+void FailoverRunner::Impl::progress(SessionRun& run, const SessionVm& vm) {
+  journalWriter.note(run.session.tenantId, run.session.id, vm);
   std::lock_guard lock(run.mutex);
   for (auto& entry : run.session.vms) {
     if (entry.replicaId == vm.replicaId) entry = vm;
@@ -350,7 +362,7 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
                  return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
                });
           vm.step = "power_on";
-          journal(run, vm);
+          progress(run, vm);
           call("power on " + replica.name, run, vm, context,
                [&](const plugin::CallContext& ctx) { return compute.powerOn(replica.id, ctx); });
         },
@@ -398,14 +410,14 @@ void FailoverRunner::Impl::testFailover(SessionRun& run, TaskContext& context) {
                  auto& compute = computeFor(run, replica);
                  const auto copyId = testCopyId(run.session, replica.id);
                  vm.step = "copy";
-                 journal(run, vm);
+                 progress(run, vm);
                  call("copy " + replica.name + " into the bubble", run, vm, context,
                       [&](const plugin::CallContext& ctx) {
                         return plugin->testIsolation()->createTestCopy(
                             {copyId, replica.id, vm.restorePointId, bubbleId(run.session)}, ctx);
                       });
                  vm.step = "power_on";
-                 journal(run, vm);
+                 progress(run, vm);
                  call("power on the test copy of " + replica.name, run, vm, context,
                       [&](const plugin::CallContext& ctx) { return compute.powerOn(copyId, ctx); });
                });
@@ -462,7 +474,7 @@ void FailoverRunner::Impl::undo(SessionRun& run, TaskContext& context) {
                [&](const plugin::CallContext& ctx) { return compute.machine(replica.id, ctx); });
       if (machine.power != plugin::PowerState::kOff) {
         vm.step = "power_off";
-        journal(run, vm);
+        progress(run, vm);
         plugin::PowerOffOptions off{true, options.gracefulShutdown};
         call("power off " + replica.name, run, vm, context, [&](const plugin::CallContext& ctx) {
           return compute.powerOff(replica.id, off, ctx);
@@ -470,7 +482,7 @@ void FailoverRunner::Impl::undo(SessionRun& run, TaskContext& context) {
       }
       if (!vm.restorePointId.empty()) {
         vm.step = "revert";
-        journal(run, vm);
+        progress(run, vm);
         call("revert " + replica.name, run, vm, context, [&](const plugin::CallContext& ctx) {
           return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
         });
@@ -488,7 +500,7 @@ void FailoverRunner::Impl::permanent(SessionRun& run, TaskContext& context) {
                      const auto& replica = run.replica(vm.replicaId);
                      auto& compute = computeFor(run, replica);
                      vm.step = "delete_restore_points";
-                     journal(run, vm);
+                     progress(run, vm);
                      const auto points = store.read([&](store::Transaction& tx) {
                        return tx.tenant(run.session.tenantId)->restorePoints(replica.id);
                      });
@@ -521,14 +533,14 @@ void FailoverRunner::Impl::failback(SessionRun& run, TaskContext& context) {
                [&](const plugin::CallContext& ctx) { return compute.machine(replica.id, ctx); });
       if (kind == SessionKind::kFailback && machine.power != plugin::PowerState::kOff) {
         vm.step = "power_off";
-        journal(run, vm);
+        progress(run, vm);
         plugin::PowerOffOptions off{true, options.gracefulShutdown};
         call("power off " + replica.name, run, vm, context, [&](const plugin::CallContext& ctx) {
           return compute.powerOff(replica.id, off, ctx);
         });
       } else if (kind == SessionKind::kFailbackUndo && machine.power != plugin::PowerState::kOn) {
         vm.step = "power_on";
-        journal(run, vm);
+        progress(run, vm);
         call("power on " + replica.name, run, vm, context,
              [&](const plugin::CallContext& ctx) { return compute.powerOn(replica.id, ctx); });
       }

@@ -1,5 +1,7 @@
 #include "engine/session_journal.h"
 
+#include <spdlog/spdlog.h>
+
 #include <vector>
 
 namespace warmsite::engine {
@@ -20,19 +22,28 @@ void SessionJournal::record(const std::string& tenantId, const std::string& sess
                             const domain::SessionVm& vm,
                             std::optional<domain::ReplicaState> replicaState,
                             const std::string& replicaError) {
-  Entry entry{tenantId, sessionId, vm, replicaState, replicaError, {}};
-  auto committed = entry.committed.get_future();
+  auto entry =
+      std::make_shared<Entry>(Entry{tenantId, sessionId, vm, replicaState, replicaError, {}});
+  auto committed = entry->committed.get_future();
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(&entry);
+    queue_.push_back(entry);
     pending_.notify_one();
   }
   committed.get();
 }
 
+void SessionJournal::note(const std::string& tenantId, const std::string& sessionId,
+                          const domain::SessionVm& vm) {
+  auto entry = std::make_shared<Entry>(Entry{tenantId, sessionId, vm, std::nullopt, {}, {}});
+  std::lock_guard lock(mutex_);
+  queue_.push_back(std::move(entry));
+  pending_.notify_one();
+}
+
 void SessionJournal::writerLoop() {
   while (true) {
-    std::vector<Entry*> batch;
+    std::vector<std::shared_ptr<Entry>> batch;
     {
       std::unique_lock lock(mutex_);
       pending_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -42,7 +53,7 @@ void SessionJournal::writerLoop() {
     }
     try {
       store_.write([&](store::Transaction& tx) {
-        for (const Entry* entry : batch) {
+        for (const auto& entry : batch) {
           auto scope = tx.tenant(entry->tenantId);
           scope->updateSessionVm(entry->sessionId, entry->vm);
           if (entry->replicaState) {  // a replica deleted meanwhile has no state to keep
@@ -50,9 +61,11 @@ void SessionJournal::writerLoop() {
           }
         }
       });
-      for (Entry* entry : batch) entry->committed.set_value();
-    } catch (...) {
-      for (Entry* entry : batch) entry->committed.set_exception(std::current_exception());
+      for (const auto& entry : batch) entry->committed.set_value();
+    } catch (const std::exception& e) {
+      spdlog::error("session journal: a batch of {} records was not committed: {}", batch.size(),
+                    e.what());
+      for (const auto& entry : batch) entry->committed.set_exception(std::current_exception());
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,6 +29,10 @@ class SessionJournal {
               const domain::SessionVm& vm,
               std::optional<domain::ReplicaState> replicaState = std::nullopt,
               const std::string& replicaError = {});
+  // The same without waiting, for progress between two durable records (the next step's name, a
+  // retry): a crash may lose it, and a resume needs only the records around it. Committed in order
+  // with the others, so a later record is never overwritten by it.
+  void note(const std::string& tenantId, const std::string& sessionId, const domain::SessionVm& vm);
 
  private:
   struct Entry {
@@ -44,7 +49,7 @@ class SessionJournal {
   store::Store& store_;
   std::mutex mutex_;
   std::condition_variable pending_;
-  std::deque<Entry*> queue_;
+  std::deque<std::shared_ptr<Entry>> queue_;
   bool stopping_ = false;
   std::thread writer_;
 };
