@@ -615,19 +615,40 @@ plugin::Result<plugin::MachineInfo> ComputeService::machine(
   });
 }
 
+void ComputeService::powerAction(const std::string& machineId, const std::string& action,
+                                 const std::string& what, const plugin::CallContext& ctx,
+                                 const std::string& body, const std::string& contentType,
+                                 const std::function<std::string(int status)>& refusal) {
+  const auto lock = replicaLocks_.lock(machineId);
+  const auto path = locate(machineId, ctx);
+  if (!path) fail(ErrorCode::kNotFound, "replica " + machineId + " not found");
+  try {
+    act(*path, action, what + " replica " + machineId, ctx, body, contentType);
+  } catch (const TaskFailed&) {
+    throw;
+  } catch (const Failure& failure) {
+    const auto code = failure.error().code;
+    if (code != ErrorCode::kInvalidArgument && code != ErrorCode::kPermissionDenied) throw;
+    const Replica replica = readOrNotFound(machineId, ctx);  // gone behind our back: kNotFound
+    const int status = statusOf(replica.vapp);
+    if (const auto why = refusal(status); !why.empty()) {
+      fail(ErrorCode::kInvalidState, "replica " + machineId + " " + why,
+           "status " + std::to_string(status));
+    }
+    throw;
+  }
+}
+
 plugin::Status ComputeService::powerOn(const std::string& machineId,
                                        const plugin::CallContext& ctx) noexcept {
   return guarded("power_on", [&]() -> plugin::Status {
-    const auto lock = replicaLocks_.lock(machineId);
-    const Replica replica = readOrNotFound(machineId, ctx);
-    const int status = statusOf(replica.vapp);
-    if (status == kPoweredOn || status == kFailedCreation || status == kUnresolved) {
-      fail(ErrorCode::kInvalidState,
-           "replica " + machineId +
-               (status == kPoweredOn ? " is already powered on" : " was not created completely"),
-           "status " + std::to_string(status));
-    }
-    act(replica.path, "/power/action/powerOn", "power on replica " + machineId, ctx);
+    powerAction(machineId, "/power/action/powerOn", "power on", ctx, {}, {},
+                [](int status) -> std::string {
+                  if (status == kPoweredOn) return "is already powered on";
+                  if (status == kFailedCreation || status == kUnresolved)
+                    return "was not created completely";
+                  return {};
+                });
     return {};
   });
 }
@@ -636,30 +657,15 @@ plugin::Status ComputeService::powerOff(const std::string& machineId,
                                         const plugin::PowerOffOptions& /*options*/,
                                         const plugin::CallContext& ctx) noexcept {
   // Always a hard power-off (capabilities say gracefulShutdown = false): a guest shutdown needs
-  // VMware Tools in the replica, which Warmsite cannot promise.
+  // VMware Tools in the replica, which Warmsite cannot promise. Undeploy with power-off, as the
+  // Cloud Director UI's "Power off" does: the vApp releases its resources and can be deleted
+  // afterwards.
   return guarded("power_off", [&]() -> plugin::Status {
-    const auto lock = replicaLocks_.lock(machineId);
-    const auto path = locate(machineId, ctx);
-    if (!path) fail(ErrorCode::kNotFound, "replica " + machineId + " not found");
-    // Undeploy with power-off, as the Cloud Director UI's "Power off" does: the vApp releases its
-    // resources and can be deleted afterwards. Cloud Director refuses to undeploy a vApp that is
-    // not running, so the state is read only when it refuses (one request less per power-off).
-    try {
-      act(*path, "/action/undeploy", "power off replica " + machineId, ctx, undeployBody(),
-          kUndeployType);
-    } catch (const TaskFailed&) {
-      throw;
-    } catch (const Failure& failure) {
-      const auto code = failure.error().code;
-      if (code != ErrorCode::kInvalidArgument && code != ErrorCode::kPermissionDenied) throw;
-      const Replica replica = readOrNotFound(machineId, ctx);  // gone behind our back: kNotFound
-      const int status = statusOf(replica.vapp);
-      if (status != kPoweredOn && status != kSuspended) {
-        fail(ErrorCode::kInvalidState, "replica " + machineId + " is already powered off",
-             "status " + std::to_string(status));
-      }
-      throw;
-    }
+    powerAction(machineId, "/action/undeploy", "power off", ctx, undeployBody(), kUndeployType,
+                [](int status) -> std::string {
+                  return status != kPoweredOn && status != kSuspended ? "is already powered off"
+                                                                      : "";
+                });
     return {};
   });
 }
