@@ -133,18 +133,20 @@ std::string choosePoint(store::TenantScope& scope, const domain::Replica& replic
                  (before ? " before " + std::to_string(*before) : std::string()));
 }
 
-// The point the last failover of `replica` booted (undo reverts to it); empty when unknown.
-std::string pointOfLastFailover(store::TenantScope& scope, const std::string& replicaId) {
-  for (const auto& session : scope.sessions("", 200)) {
+// For each replica, the point its last failover booted (undo reverts to it); a replica without
+// one is absent. One pass over the newest sessions, not one per replica.
+std::map<std::string, std::string> pointsOfLastFailovers(store::TenantScope& scope) {
+  std::map<std::string, std::string> points;
+  for (const auto& session : scope.sessions("", 200)) {  // newest first: the first seen wins
     if (session.kind != domain::SessionKind::kFailover &&
         session.kind != domain::SessionKind::kPartialFailover) {
       continue;
     }
     for (const auto& vm : session.vms) {
-      if (vm.replicaId == replicaId && !vm.restorePointId.empty()) return vm.restorePointId;
+      if (!vm.restorePointId.empty()) points.emplace(vm.replicaId, vm.restorePointId);
     }
   }
-  return {};
+  return points;
 }
 
 // The tenant's replicas by id: one query, where a large plan would take one per member.
@@ -188,6 +190,7 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   session.startedUnix = security::nowUnix();
   std::uint32_t position = 0;
   const auto replicas = replicasById(*scope);
+  std::optional<std::map<std::string, std::string>> lastFailoverPoints;  // read for undo only
   for (const auto& id : replicaIds) {
     const auto found = replicas.find(id);
     if (found == replicas.end()) throw notFound("replica", id);
@@ -202,7 +205,9 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
         start.operation == domain::ReplicaOperation::kTestFailover) {
       vm.restorePointId = choosePoint(*scope, replica, before);
     } else if (start.operation == domain::ReplicaOperation::kUndoFailover) {
-      vm.restorePointId = pointOfLastFailover(*scope, id);
+      if (!lastFailoverPoints) lastFailoverPoints = pointsOfLastFailovers(*scope);
+      if (auto point = lastFailoverPoints->find(id); point != lastFailoverPoints->end())
+        vm.restorePointId = point->second;
     }
     session.vms.push_back(std::move(vm));
   }
