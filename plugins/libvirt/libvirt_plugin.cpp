@@ -430,11 +430,13 @@ Result<plugin::TenantResources> LibvirtPlugin::tenantResources(const std::string
 Result<plugin::MachineInfo> LibvirtPlugin::defineMachine(virConnectPtr conn,
                                                          const MachineRecord& record,
                                                          DomainLayout layout) {
+  const auto& id = record.spec.replicaId;
   std::vector<VolumeRef> created;
   auto fail = [&](plugin::Error error) -> Result<plugin::MachineInfo> {
     if (auto cleanup = deleteVolumes(conn, created); !cleanup.ok()) {
       host_.log(plugin::LogLevel::kWarning, "left behind: " + cleanup.error().message);
     }
+    ledger_.eraseMachine(id);
     return error;
   };
   for (std::size_t i = 0; i < record.volumes.size(); ++i) {
@@ -455,12 +457,14 @@ Result<plugin::MachineInfo> LibvirtPlugin::defineMachine(virConnectPtr conn,
   layout.hostCpuMhz = hostCpuMhz_;
   DomainHandle domain(virDomainDefineXML(conn, renderDomainXml(record, layout).c_str()));
   if (!domain) {
-    auto error = lastError("defining machine " + record.spec.replicaId);
+    auto error = lastError("defining machine " + id);
     if (error.code == ErrorCode::kInternal && lastErrorCode() == VIR_ERR_OPERATION_FAILED) {
       error.code = ErrorCode::kAlreadyExists;  // a domain of that name appeared meanwhile
     }
     return fail(std::move(error));
   }
+  ledger_.commitMachine(id);
+  monitor_->settled(id, PowerState::kOff);
   return infoOf(record, layout.macs, PowerState::kOff, uuidOf(domain.get()));
 }
 
@@ -515,14 +519,7 @@ Result<plugin::MachineInfo> LibvirtPlugin::createReplica(const plugin::ReplicaSp
     if (auto status = ledger_.reserveReplica(record); !status.ok()) {
       return std::move(status).error();
     }
-    auto created = defineMachine((*conn)->get(), record, std::move(layout));
-    if (!created.ok()) {
-      ledger_.eraseMachine(spec.replicaId);
-      return created;
-    }
-    ledger_.commitMachine(spec.replicaId);
-    monitor_->settled(spec.replicaId, PowerState::kOff);
-    return created;
+    return defineMachine((*conn)->get(), record, std::move(layout));
   });
 }
 

@@ -119,7 +119,8 @@ class LibvirtPlugin final : public plugin::CloudHostPlugin,
       -> decltype(run());
 
   plugin::Status loadLedger(virConnectPtr conn);
-  // Creates the machine's volumes and defines its domain; removes what it made on failure.
+  // Creates the machine's volumes and defines its domain, for a record the ledger has reserved:
+  // the reservation is committed on success; on failure it is dropped and what was made removed.
   plugin::Result<plugin::MachineInfo> defineMachine(virConnectPtr conn, const MachineRecord& record,
                                                     DomainLayout layout);
   plugin::Status deleteVolumes(virConnectPtr conn, const std::vector<VolumeRef>& volumes);

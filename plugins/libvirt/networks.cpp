@@ -313,14 +313,7 @@ Result<plugin::MachineInfo> LibvirtPlugin::createTestCopy(const plugin::TestCopy
     if (auto status = ledger_.reserveTestCopy(record); !status.ok()) {
       return std::move(status).error();
     }
-    auto created = defineMachine((*conn)->get(), record, std::move(layout));
-    if (!created.ok()) {
-      ledger_.eraseMachine(spec.copyId);
-      return created;
-    }
-    ledger_.commitMachine(spec.copyId);
-    monitor_->settled(spec.copyId, PowerState::kOff);
-    return created;
+    return defineMachine((*conn)->get(), record, std::move(layout));
   });
 }
 

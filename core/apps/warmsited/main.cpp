@@ -39,18 +39,24 @@ int main(int argc, char** argv) {
   int tokenLifetime = 12 * 3600, lockoutSeconds = 15 * 60;
   app.add_option("--data-dir", options.dataDir, "Directory for the database, keys and certificate")
       ->capture_default_str();
-  app.add_option("--plugin-dir", options.pluginDir, "Directory of plugin libraries (*.so)")->capture_default_str();
-  app.add_option("--listen", listen, "Address and port of the HTTPS API (IPv6: [::]:6180)")->capture_default_str();
-  app.add_option("--port-file", portFile, "Write the bound port here once listening (for --listen ...:0)");
-  app.add_option("--tls-name", options.tlsNames, "DNS name for a generated certificate (repeatable)");
-  app.add_option("--tls-address", options.tlsAddresses, "IP address for a generated certificate (repeatable)");
+  app.add_option("--plugin-dir", options.pluginDir, "Directory of plugin libraries (*.so)")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "Address and port of the HTTPS API (IPv6: [::]:6180)")
+      ->capture_default_str();
+  app.add_option("--port-file", portFile,
+                 "Write the bound port here once listening (for --listen ...:0)");
+  app.add_option("--tls-name", options.tlsNames,
+                 "DNS name for a generated certificate (repeatable)");
+  app.add_option("--tls-address", options.tlsAddresses,
+                 "IP address for a generated certificate (repeatable)");
   app.add_option("--scrypt-log-n", options.scrypt.logN, "scrypt cost: N = 2^value")
       ->check(CLI::Range(10, 20))
       ->capture_default_str();
   app.add_option("--token-lifetime", tokenLifetime, "Seconds a login token stays valid")
       ->check(CLI::Range(10, 30 * 24 * 3600))
       ->capture_default_str();
-  app.add_option("--lockout-attempts", options.auth.maxFailedLogins, "Failed logins before the account locks")
+  app.add_option("--lockout-attempts", options.auth.maxFailedLogins,
+                 "Failed logins before the account locks")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   app.add_option("--lockout-seconds", lockoutSeconds, "How long a locked account stays locked")
@@ -65,7 +71,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.auth.tokenLifetime = std::chrono::seconds(tokenLifetime);
   options.auth.lockoutDuration = std::chrono::seconds(lockoutSeconds);
-  if (const char* password = std::getenv("WARMSITE_ADMIN_PASSWORD")) options.initialAdminPassword = password;
+  if (const char* password = std::getenv("WARMSITE_ADMIN_PASSWORD"))
+    options.initialAdminPassword = password;
 
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -89,10 +96,12 @@ int main(int argc, char** argv) {
     warmsite::plugins::PluginCatalog catalog;
     catalog.loadDirectory(std::filesystem::absolute(options.pluginDir));
     for (const auto* library : catalog.libraries()) {
-      spdlog::info("plugin {} {} loaded from {}", library->name(), library->version(), library->path().string());
+      spdlog::info("plugin {} {} loaded from {}", library->name(), library->version(),
+                   library->path().string());
     }
     for (const auto& failure : catalog.failures()) {
-      spdlog::error("plugin not loaded ({}): {}", warmsite::plugins::toString(failure.cause), failure.message);
+      spdlog::error("plugin not loaded ({}): {}", warmsite::plugins::toString(failure.cause),
+                    failure.message);
     }
     return catalog.failures().empty() ? 0 : 1;
   }
