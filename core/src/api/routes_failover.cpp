@@ -159,11 +159,11 @@ std::map<std::string, domain::Replica> replicasById(store::TenantScope& scope) {
   return byId;
 }
 
-// Creates the session for `replicaIds` (in this order) and its task, in the caller's transaction.
+// Creates the session for `members` (in this order) and its task, in the caller's transaction.
 domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx,
                                      const std::string& tenantId, const Start& start,
                                      std::optional<domain::FailoverPlan> plan,
-                                     const std::vector<std::string>& replicaIds,
+                                     const std::vector<domain::Replica>& members,
                                      std::optional<std::int64_t> before,
                                      std::uint32_t testDuration) {
   auto tenant = tx.findTenant(tenantId).value();
@@ -177,7 +177,7 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
     }
     for (const auto& vm : session.vms) busy.insert(vm.replicaId);
   }
-  if (replicaIds.empty())
+  if (members.empty())
     throw conflict("no replica of the plan is in a state this operation applies to");
   domain::FailoverSession session;
   session.id = domain::newId("fos");
@@ -189,12 +189,9 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   session.startedBy = request.who().name;
   session.startedUnix = security::nowUnix();
   std::uint32_t position = 0;
-  const auto replicas = replicasById(*scope);
   std::optional<std::map<std::string, std::string>> lastFailoverPoints;  // read for undo only
-  for (const auto& id : replicaIds) {
-    const auto found = replicas.find(id);
-    if (found == replicas.end()) throw notFound("replica", id);
-    const auto& replica = found->second;
+  for (const auto& replica : members) {
+    const auto& id = replica.id;
     requireTransition(replica, start.operation);
     if (busy.contains(id))
       throw conflict("replica " + replica.name + " is in another running session");
@@ -227,15 +224,11 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
 // A test failover needs an isolated network on every cloud host its replicas live on; refused
 // before anything starts where a plugin does not offer one.
 void requireTestIsolation(const ApiContext& context, store::TenantScope& scope,
-                          const std::map<std::string, domain::Replica>& replicas,
-                          const std::vector<std::string>& replicaIds) {
+                          const std::vector<domain::Replica>& members) {
   std::map<std::string, std::string> hostOf;
   for (const auto& subscription : scope.subscriptions())
     hostOf[subscription.id] = subscription.cloudHostId;
-  for (const auto& id : replicaIds) {
-    const auto found = replicas.find(id);
-    if (found == replicas.end()) continue;
-    const auto& replica = found->second;
+  for (const auto& replica : members) {
     const auto host = hostOf[replica.subscriptionId];
     auto plugin = context.cloudHosts.find(host);
     if (plugin && plugin->testIsolation() == nullptr) {
@@ -397,18 +390,19 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
               }
               auto scope = tx.tenant(plan.tenantId);
               const auto replicas = replicasById(*scope);
-              std::vector<std::string> ids;
+              std::vector<domain::Replica> members;
               for (const auto& member : plan.members) {
                 const auto replica = replicas.find(member.replicaId);
                 if (replica != replicas.end() && std::find(states.begin(), states.end(),
                                                            replica->second.state) != states.end()) {
-                  ids.push_back(member.replicaId);
+                  members.push_back(replica->second);
                 }
               }
               if (start.kind == domain::SessionKind::kTestFailover)
-                requireTestIsolation(context, *scope, replicas, ids);
+                requireTestIsolation(context, *scope, members);
               return acceptedSession(
-                  startSession(request, tx, plan.tenantId, start, plan, ids, before, duration), tx);
+                  startSession(request, tx, plan.tenantId, start, plan, members, before, duration),
+                  tx);
             });
             context.engine.wake();
             return response;
@@ -443,7 +437,7 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
             auto response = context.store.write([&](store::Transaction& tx) {
               auto replica = visibleReplica(request, tx, request.param("id"));
               return acceptedSession(startSession(request, tx, replica.tenantId, start,
-                                                  std::nullopt, {replica.id}, before, 0),
+                                                  std::nullopt, {replica}, before, 0),
                                      tx);
             });
             context.engine.wake();
