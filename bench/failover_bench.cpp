@@ -5,11 +5,13 @@
 //                              ideal critical path (2 waves x 50 ms).
 //   failover_overhead_ratio    one tenant's plan of 1000 replicas on libvirt's test driver (boot
 //                              delay 0): wall time / the same revert + start done by a direct
-//                              libvirt loop on 1000 domains in the same run.
+//                              libvirt loop on 1000 domains in the same run; the median of 3
+//                              alternating rounds (an untimed undo between them).
 //
 // Usage: failover [--tenants N] [--per-tenant N] [--libvirt-replicas N]
 #include <libvirt/libvirt.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -52,6 +54,7 @@ class Bench {
     options.scrypt.logN = 10;
     options.engineWorkers = 64;
     options.failover.vmWorkers = 512;
+    options.failover.undoBatchPause = std::chrono::milliseconds(0);
     options.initialAdminPassword = "bench-admin-1";
     options.registerDefaultCloudHost = false;
     orchestrator_ = std::make_unique<warmsite::daemon::Orchestrator>(options);
@@ -143,10 +146,11 @@ class Bench {
     return plan["id"];
   }
 
-  // Starts every plan's failover at once through the API and returns the wall time until all
-  // sessions ended. The end is watched in the store, not by polling the API: 50 clients polling
-  // over TLS would compete with the orchestrator for the same two cores.
-  double failAllOver(const std::vector<std::pair<std::string, std::string>>& tenantsAndPlans) {
+  // Starts `operation` (failover, undo) of every plan at once through the API and returns the wall
+  // time until all sessions ended. The end is watched in the store, not by polling the API: 50
+  // clients polling over TLS would compete with the orchestrator for the same two cores.
+  double runPlans(const std::string& operation,
+                  const std::vector<std::pair<std::string, std::string>>& tenantsAndPlans) {
     std::vector<ApiClient> clients;
     for (const auto& [tenant, plan] : tenantsAndPlans)
       clients.push_back(login(tenant, "tenant-pass-1"));
@@ -156,9 +160,9 @@ class Bench {
     for (std::size_t i = 0; i < tenantsAndPlans.size(); ++i) {
       threads.emplace_back([&, i] {
         tasks[i] = expect(
-            clients[i].post("/api/v1/failover-plans/" + tenantsAndPlans[i].second + "/failover",
+            clients[i].post("/api/v1/failover-plans/" + tenantsAndPlans[i].second + "/" + operation,
                             nlohmann::json::object()),
-            202, "failover")["task_id"];
+            202, operation)["task_id"];
       });
     }
     for (auto& thread : threads) thread.join();
@@ -197,7 +201,7 @@ void concurrentFailover(int tenants, int perTenant) {
     const auto name = "tenant-" + std::to_string(t);
     plans.emplace_back(name, bench.tenantWithPlan(sp, name, plan, perTenant));
   }
-  const double wall = bench.failAllOver(plans);
+  const double wall = bench.runPlans("failover", plans);
   const double ideal = ((perTenant + 9) / 10) * kPowerOnMs / 1000.0;
   std::printf(
       "%d tenants x %d replicas, %d ms per power-on: wall %.3f s, ideal critical path %.3f s\n",
@@ -229,44 +233,64 @@ std::string replicaDomainXml(virConnectPtr conn, const std::string& name) {
   return std::regex_replace(xml, std::regex("<mac address=[^>]*/>"), "");
 }
 
-// The same work as a failover of `count` replicas, done directly: revert each domain to its
-// snapshot and start it, one after the other.
-double directLibvirtLoop(int count) {
-  virConnectPtr conn = virConnectOpen("test:///default");
-  require(conn != nullptr, "open test:///default");
-  std::vector<virDomainPtr> domains;
-  const std::string shape = replicaDomainXml(conn, "@NAME@");
-  for (int i = 0; i < count; ++i) {
-    const std::string xml =
-        std::regex_replace(shape, std::regex("@NAME@"), "direct-" + std::to_string(i));
-    virDomainPtr domain = virDomainDefineXML(conn, xml.c_str());
-    require(domain != nullptr, "define");
-    virDomainSnapshotPtr snapshot =
-        virDomainSnapshotCreateXML(domain, "<domainsnapshot><name>rp</name></domainsnapshot>", 0);
-    require(snapshot != nullptr, "snapshot");
-    virDomainSnapshotFree(snapshot);
-    domains.push_back(domain);
+// The same work as a failover of `count` replicas, done directly on domains of their own: revert
+// each to its snapshot and start it, one after the other.
+class DirectLoop {
+ public:
+  explicit DirectLoop(int count) : conn_(virConnectOpen("test:///default")) {
+    require(conn_ != nullptr, "open test:///default");
+    const std::string shape = replicaDomainXml(conn_, "@NAME@");
+    for (int i = 0; i < count; ++i) {
+      const std::string xml =
+          std::regex_replace(shape, std::regex("@NAME@"), "direct-" + std::to_string(i));
+      virDomainPtr domain = virDomainDefineXML(conn_, xml.c_str());
+      require(domain != nullptr, "define");
+      virDomainSnapshotPtr snapshot =
+          virDomainSnapshotCreateXML(domain, "<domainsnapshot><name>rp</name></domainsnapshot>", 0);
+      require(snapshot != nullptr, "snapshot");
+      virDomainSnapshotFree(snapshot);
+      domains_.push_back(domain);
+    }
   }
-  const auto start = Clock::now();
-  for (virDomainPtr domain : domains) {
-    virDomainSnapshotPtr snapshot = virDomainSnapshotLookupByName(domain, "rp", 0);
-    require(snapshot != nullptr && virDomainRevertToSnapshot(snapshot, 0) == 0, "revert");
-    virDomainSnapshotFree(snapshot);
-    virDomainInfo info;
-    require(virDomainGetInfo(domain, &info) == 0, "info");
-    require(virDomainCreate(domain) == 0, "start");
+  ~DirectLoop() {
+    for (virDomainPtr domain : domains_) {
+      virDomainDestroy(domain);
+      virDomainUndefineFlags(domain, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+      virDomainFree(domain);
+    }
+    virConnectClose(conn_);
   }
-  const double elapsed = seconds(Clock::now() - start);
-  for (virDomainPtr domain : domains) {
-    virDomainDestroy(domain);
-    virDomainUndefineFlags(domain, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
-    virDomainFree(domain);
+
+  // One round: the seconds it took; the domains are off again afterwards.
+  double run() {
+    const auto start = Clock::now();
+    for (virDomainPtr domain : domains_) {
+      virDomainSnapshotPtr snapshot = virDomainSnapshotLookupByName(domain, "rp", 0);
+      require(snapshot != nullptr && virDomainRevertToSnapshot(snapshot, 0) == 0, "revert");
+      virDomainSnapshotFree(snapshot);
+      virDomainInfo info;
+      require(virDomainGetInfo(domain, &info) == 0, "info");
+      require(virDomainCreate(domain) == 0, "start");
+    }
+    const double elapsed = seconds(Clock::now() - start);
+    for (virDomainPtr domain : domains_) virDomainDestroy(domain);
+    return elapsed;
   }
-  virConnectClose(conn);
-  return elapsed;
+
+ private:
+  virConnectPtr conn_;
+  std::vector<virDomainPtr> domains_;
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
 }
 
+// Rounds of the plan's failover (then its undo, untimed) alternating with the direct loop; the
+// median of each and the median of the per-round ratios are reported.
 void libvirtFailover(int count) {
+  constexpr int kRounds = 3;
   Bench bench("libvirt-failover");
   auto sp = bench.admin();
   const auto plan = bench.cloudHost(sp,
@@ -275,13 +299,22 @@ void libvirtFailover(int count) {
                                      {"config", {{"uri", "test:///default"}, {"pool_size", 4}}}},
                                     "default-pool");
   const auto failoverPlan = bench.tenantWithPlan(sp, "Acme", plan, count);
-  const double orchestrated = bench.failAllOver({{"Acme", failoverPlan}});
-  const double direct = directLibvirtLoop(count);
-  std::printf("%d replicas on test:///default: orchestrator %.3f s, direct libvirt loop %.3f s\n",
-              count, orchestrated, direct);
-  std::printf("@figure failover_orchestrated_s %.4f\n", orchestrated);
-  std::printf("@figure failover_direct_s %.4f\n", direct);
-  std::printf("@figure failover_overhead_ratio %.3f\n", orchestrated / direct);
+  DirectLoop direct(count);
+  std::vector<double> orchestrated, directs, ratios;
+  for (int round = 0; round < kRounds; ++round) {
+    orchestrated.push_back(bench.runPlans("failover", {{"Acme", failoverPlan}}));
+    directs.push_back(direct.run());
+    ratios.push_back(orchestrated.back() / directs.back());
+    std::printf("round %d: orchestrator %.3f s, direct libvirt loop %.3f s, ratio %.3f\n",
+                round + 1, orchestrated.back(), directs.back(), ratios.back());
+    bench.runPlans("undo", {{"Acme", failoverPlan}});
+  }
+  std::printf(
+      "%d replicas on test:///default, median of %d rounds: orchestrator %.3f s, direct %.3f s\n",
+      count, kRounds, median(orchestrated), median(directs));
+  std::printf("@figure failover_orchestrated_s %.4f\n", median(orchestrated));
+  std::printf("@figure failover_direct_s %.4f\n", median(directs));
+  std::printf("@figure failover_overhead_ratio %.3f\n", median(ratios));
 }
 
 }  // namespace
