@@ -49,6 +49,8 @@ class Bench {
     options.pluginDir = WARMSITE_PLUGIN_DIR;
     options.http.address = "127.0.0.1";
     options.http.port = 0;
+    options.replication.listener.address = "127.0.0.1";
+    options.replication.listener.port = 0;
     options.http.workerThreads = 16;
     options.tlsNames = {"localhost"};
     options.scrypt.logN = 10;

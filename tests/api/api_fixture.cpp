@@ -26,6 +26,8 @@ void ApiTest::start(const std::function<void(daemon::OrchestratorOptions&)>& adj
   options.pluginDir = WARMSITE_PLUGIN_DIR;
   options.http.address = "127.0.0.1";
   options.http.port = 0;
+  options.replication.listener.address = "127.0.0.1";
+  options.replication.listener.port = 0;
   options.http.ioThreads = 2;
   options.http.workerThreads = 8;
   options.tlsNames = {"localhost"};

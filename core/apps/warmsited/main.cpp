@@ -27,6 +27,25 @@ std::string hostName() {
   return name;
 }
 
+// ADDRESS:PORT (IPv6 in brackets) into its parts; false after saying what is wrong.
+bool parseListen(const std::string& option, const std::string& text, std::string& address,
+                 std::uint16_t& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    spdlog::critical("{} must be ADDRESS:PORT, got \"{}\"", option, text);
+    return false;
+  }
+  address = text.substr(0, colon);
+  if (address.size() > 2 && address.front() == '[') address = address.substr(1, address.size() - 2);
+  try {
+    port = static_cast<std::uint16_t>(std::stoul(text.substr(colon + 1)));
+  } catch (const std::exception&) {
+    spdlog::critical("{} port must be a number, got \"{}\"", option, text);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,7 +63,7 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "Address and port of the HTTPS API (IPv6: [::]:6180)")
       ->capture_default_str();
   app.add_option("--port-file", portFile,
-                 "Write the bound port here once listening (for --listen ...:0)");
+                 "Write the bound API port, then the replication port, here once listening");
   app.add_option("--tls-name", options.tlsNames,
                  "DNS name for a generated certificate (repeatable)");
   app.add_option("--tls-address", options.tlsAddresses,
@@ -65,6 +84,19 @@ int main(int argc, char** argv) {
   app.add_option("--workers", options.engineWorkers, "Task engine worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  std::string replicationListen = "0.0.0.0:6181";
+  double tenantBandwidthMbps = 0;
+  app.add_option("--replication-listen", replicationListen,
+                 "Address and port for tenant agents' replication (TLS 1.3)")
+      ->capture_default_str();
+  app.add_option("--replication-tenant-mbps", tenantBandwidthMbps,
+                 "Replication bandwidth per tenant in Mbit/s (0 = unlimited)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--replication-retention", options.replication.defaultRetention,
+                 "Restore points kept per replica when its run names no job")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_flag("--check-plugins", checkPlugins, "Load the plugins, report each one, and exit");
   app.add_flag("!--no-default-cloud-host", options.registerDefaultCloudHost,
                "Do not register the lab cloud host on an empty database");
@@ -74,21 +106,13 @@ int main(int argc, char** argv) {
   if (const char* password = std::getenv("WARMSITE_ADMIN_PASSWORD"))
     options.initialAdminPassword = password;
 
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    spdlog::critical("--listen must be ADDRESS:PORT, got \"{}\"", listen);
+  if (!parseListen("--listen", listen, options.http.address, options.http.port) ||
+      !parseListen("--replication-listen", replicationListen,
+                   options.replication.listener.address, options.replication.listener.port)) {
     return 2;
   }
-  options.http.address = listen.substr(0, colon);
-  if (options.http.address.size() > 2 && options.http.address.front() == '[') {
-    options.http.address = options.http.address.substr(1, options.http.address.size() - 2);
-  }
-  try {
-    options.http.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
-  } catch (const std::exception&) {
-    spdlog::critical("--listen port must be a number, got \"{}\"", listen);
-    return 2;
-  }
+  options.replication.tenantBandwidthBytesPerSecond =
+      static_cast<std::uint64_t>(tenantBandwidthMbps * 1e6 / 8);
   if (options.tlsNames.empty()) options.tlsNames = {hostName(), "localhost"};
   if (options.tlsAddresses.empty()) options.tlsAddresses = {"127.0.0.1", "::1"};
 
@@ -115,7 +139,9 @@ int main(int argc, char** argv) {
 
   try {
     warmsite::daemon::Orchestrator orchestrator(options);
-    if (!portFile.empty()) std::ofstream(portFile) << orchestrator.port() << "\n";
+    if (!portFile.empty()) {
+      std::ofstream(portFile) << orchestrator.port() << "\n" << orchestrator.replicationPort() << "\n";
+    }
     spdlog::info("warmsited running (pid {}); SIGTERM or SIGINT stops it", getpid());
     int signal = 0;
     sigwait(&stopSignals, &signal);

@@ -73,10 +73,18 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
         return api::ApiService::errorResponse(status, code, message);
       },
       tls_->current());
-  tls_->onReplace(
-      [this](const security::TlsIdentity& identity) { server_->replaceIdentity(identity); });
+  replicaData_ = std::make_unique<replication::ReplicaDataStore>(dataDir / "replicas");
+  receiver_ = std::make_unique<replication::ReplicationReceiver>(
+      *store_, *auth_, *replicaData_, tls_->current(), options_.replication);
+  tls_->onReplace([this](const security::TlsIdentity& identity) {
+    server_->replaceIdentity(identity);
+    receiver_->replaceIdentity(identity);
+  });
   server_->start();
   spdlog::info("listening on https://{}:{}/api/v1", options_.http.address, server_->port());
+  receiver_->start();
+  spdlog::info("replication on {}:{} (TLS 1.3)", options_.replication.listener.address,
+               receiver_->port());
 }
 
 Orchestrator::~Orchestrator() {
@@ -87,6 +95,7 @@ void Orchestrator::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (server_) server_->stop();
+  if (receiver_) receiver_->stop();
   if (engine_) engine_->stop();
 }
 

@@ -14,6 +14,7 @@
 #include "engine/task_engine.h"
 #include "plugins/cloud_host_registry.h"
 #include "plugins/plugin_catalog.h"
+#include "replication/receiver.h"
 #include "security/authenticator.h"
 #include "security/tls_identity_manager.h"
 #include "store/store.h"
@@ -34,6 +35,8 @@ struct OrchestratorOptions {
   // The first administrator's password when the store has none; empty = generate one and write it
   // to <dataDir>/admin-password (mode 0600).
   std::string initialAdminPassword;
+  // Tenant agents' replication port (TLS 1.3); replica data lives under <dataDir>/replicas.
+  replication::ReceiverOptions replication;
 };
 
 class Orchestrator {
@@ -47,6 +50,8 @@ class Orchestrator {
   void stop();
 
   std::uint16_t port() const { return server_->port(); }
+  std::uint16_t replicationPort() const { return receiver_->port(); }
+  const replication::ReplicaDataStore& replicaData() const { return *replicaData_; }
   store::Store& store() { return *store_; }
   engine::TaskEngine& engine() { return *engine_; }
   const api::ApiService& api() const { return *api_; }
@@ -67,6 +72,8 @@ class Orchestrator {
   std::unique_ptr<security::TlsIdentityManager> tls_;
   std::unique_ptr<api::ApiService> api_;
   std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<replication::ReplicaDataStore> replicaData_;
+  std::unique_ptr<replication::ReplicationReceiver> receiver_;
   bool stopped_ = false;
 };
 

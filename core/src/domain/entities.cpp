@@ -52,6 +52,10 @@ constexpr Names<FailoverPlanState, 6> kPlanStates{
      {FailoverPlanState::kFailed, "failed"},
      {FailoverPlanState::kUndoInProgress, "undo_in_progress"},
      {FailoverPlanState::kUndoFailed, "undo_failed"}}};
+constexpr Names<ReplicationRunState, 3> kReplicationRunStates{
+    {{ReplicationRunState::kRunning, "running"},
+     {ReplicationRunState::kCommitted, "committed"},
+     {ReplicationRunState::kFailed, "failed"}}};
 constexpr Names<SessionKind, 10> kSessionKinds{
     {{SessionKind::kFailover, "failover"},
      {SessionKind::kTestFailover, "test_failover"},
@@ -120,6 +124,12 @@ std::optional<SessionState> sessionStateFrom(std::string_view text) noexcept {
 }
 std::optional<SessionVmState> sessionVmStateFrom(std::string_view text) noexcept {
   return valueOf(kSessionVmStates, text);
+}
+std::string_view toString(ReplicationRunState state) noexcept {
+  return nameOf(kReplicationRunStates, state);
+}
+std::optional<ReplicationRunState> replicationRunStateFrom(std::string_view text) noexcept {
+  return valueOf(kReplicationRunStates, text);
 }
 
 }  // namespace warmsite::domain

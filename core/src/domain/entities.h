@@ -231,8 +231,57 @@ struct RestorePoint {
   std::string tenantId;
   std::string description;
   std::int64_t createdUnix = 0;
+  std::string origin = "snapshot";  // "snapshot" (taken on the cloud host) or "replication"
+  std::uint64_t dataBytes = 0;      // replication: the changed bytes its run wrote
 
   bool operator==(const RestorePoint&) const = default;
+};
+
+// A tenant's replication job: which replicas its agent ships, how often, how many restore points
+// each keeps.
+struct ReplicationJob {
+  std::string id;
+  std::string tenantId;
+  std::string name;
+  std::vector<std::string> replicaIds;
+  std::optional<std::uint32_t> scheduleMinutes;  // nullopt = on demand only
+  std::uint32_t retention = 7;                   // restore points kept per replica
+  std::int64_t createdUnix = 0;
+
+  bool operator==(const ReplicationJob&) const = default;
+};
+
+enum class ReplicationRunState { kRunning, kCommitted, kFailed };
+
+struct ReplicationRunDisk {
+  std::string diskId;
+  std::uint64_t sizeBytes = 0;
+  std::uint64_t changedBytes = 0;  // data bytes the run carried, before compression
+  std::uint64_t zeroBytes = 0;     // bytes sent as zero extents (no payload)
+  std::uint64_t wireBytes = 0;     // extent frames as sent, after compression
+  std::uint64_t extents = 0;
+  std::int64_t durationMs = 0;
+
+  bool operator==(const ReplicationRunDisk&) const = default;
+};
+
+// One agent run of one replica: every disk in it, committed together as one restore point.
+struct ReplicationRun {
+  std::string id;  // chosen by the agent, so a resumed connection finds its run
+  std::string tenantId;
+  std::string replicaId;
+  std::string jobId;
+  std::string kind;    // "full" or "incremental"
+  std::string reason;  // why full, when it is
+  ReplicationRunState state = ReplicationRunState::kRunning;
+  std::string baseRestorePointId;
+  std::string restorePointId;  // set at commit
+  std::vector<ReplicationRunDisk> disks;
+  std::string error;
+  std::int64_t startedUnix = 0;
+  std::optional<std::int64_t> finishedUnix;
+
+  bool operator==(const ReplicationRun&) const = default;
 };
 
 struct PublicIpRule {
@@ -347,6 +396,8 @@ std::optional<FailoverPlanState> failoverPlanStateFrom(std::string_view text) no
 std::optional<SessionKind> sessionKindFrom(std::string_view text) noexcept;
 std::optional<SessionState> sessionStateFrom(std::string_view text) noexcept;
 std::optional<SessionVmState> sessionVmStateFrom(std::string_view text) noexcept;
+std::string_view toString(ReplicationRunState state) noexcept;
+std::optional<ReplicationRunState> replicationRunStateFrom(std::string_view text) noexcept;
 
 std::string_view toString(Role role) noexcept;
 std::string_view toString(SubscriptionState state) noexcept;

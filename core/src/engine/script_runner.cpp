@@ -22,11 +22,19 @@ constexpr std::size_t kMaxOutput = 64 * 1024;
 ScriptResult runScript(const std::string& command,
                        const std::map<std::string, std::string>& environment,
                        std::chrono::seconds timeout) {
-  ScriptResult result;
   if (command.empty() || command.front() != '/') {
+    ScriptResult result;
     result.output = "script \"" + command + "\" is not an absolute path";
     return result;
   }
+  return runCommand({command}, environment, timeout);
+}
+
+ScriptResult runCommand(const std::vector<std::string>& arguments,
+                        const std::map<std::string, std::string>& environment,
+                        std::chrono::seconds timeout) {
+  ScriptResult result;
+  const std::string& command = arguments.at(0);
   int pipeFds[2];
   if (pipe2(pipeFds, O_CLOEXEC) != 0) {
     result.output = std::string("cannot create a pipe: ") + std::strerror(errno);
@@ -43,10 +51,13 @@ ScriptResult runScript(const std::string& command,
   std::vector<char*> envp;
   for (auto& entry : env) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  std::string program = command;
-  char* argv[] = {program.data(), nullptr};
+  std::vector<std::string> argumentCopies = arguments;
+  std::vector<char*> argv;
+  for (auto& argument : argumentCopies) argv.push_back(argument.data());
+  argv.push_back(nullptr);
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, command.c_str(), &actions, nullptr, argv, envp.data());
+  const int spawned =
+      posix_spawnp(&pid, command.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(pipeFds[1]);
   if (spawned != 0) {

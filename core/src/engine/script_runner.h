@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace warmsite::engine {
 
@@ -18,5 +19,10 @@ struct ScriptResult {
 ScriptResult runScript(const std::string& command,
                        const std::map<std::string, std::string>& environment,
                        std::chrono::seconds timeout);
+
+// The same for any program with arguments (looked up on PATH when not absolute).
+ScriptResult runCommand(const std::vector<std::string>& arguments,
+                        const std::map<std::string, std::string>& environment,
+                        std::chrono::seconds timeout);
 
 }  // namespace warmsite::engine

@@ -237,6 +237,37 @@ CREATE TABLE session_vms (
 );
 ALTER TABLE tasks ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    {5, "replication jobs and runs, restore point origin and size", R"sql(
+ALTER TABLE restore_points ADD COLUMN origin TEXT NOT NULL DEFAULT 'snapshot';
+ALTER TABLE restore_points ADD COLUMN data_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE replication_jobs (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  name TEXT NOT NULL COLLATE NOCASE CHECK (length(name) BETWEEN 1 AND 128),
+  replica_ids_json TEXT NOT NULL,
+  schedule_minutes INTEGER CHECK (schedule_minutes >= 1),
+  retention INTEGER NOT NULL CHECK (retention >= 1),
+  created_unix INTEGER NOT NULL,
+  UNIQUE (tenant_id, name)
+);
+CREATE TABLE replication_runs (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  replica_id TEXT NOT NULL REFERENCES replicas(id) ON DELETE CASCADE,
+  job_id TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),
+  reason TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  base_restore_point_id TEXT NOT NULL DEFAULT '',
+  restore_point_id TEXT NOT NULL DEFAULT '',
+  disks_json TEXT NOT NULL DEFAULT '[]',
+  error TEXT NOT NULL DEFAULT '',
+  started_unix INTEGER NOT NULL,
+  finished_unix INTEGER
+);
+CREATE INDEX replication_runs_by_replica ON replication_runs(tenant_id, replica_id, started_unix);
+CREATE INDEX replication_runs_by_state ON replication_runs(state);
+)sql"},
 };
 
 }  // namespace

@@ -266,14 +266,17 @@ void SqliteTenantScope::deleteReplica(const std::string& id) {
 void SqliteTenantScope::insertRestorePoint(const domain::RestorePoint& point) {
   guarded("record restore point " + point.id, [&] {
     CachedStatement insert(db_, R"sql(
-      INSERT INTO restore_points (id, replica_id, tenant_id, description, created_unix)
-      SELECT ?1, id, tenant_id, ?2, ?3 FROM replicas WHERE id = ?4 AND tenant_id = ?5
+      INSERT INTO restore_points (id, replica_id, tenant_id, description, created_unix, origin,
+                                  data_bytes)
+      SELECT ?1, id, tenant_id, ?2, ?3, ?6, ?7 FROM replicas WHERE id = ?4 AND tenant_id = ?5
       ON CONFLICT (replica_id, id) DO NOTHING)sql");
     insert.bind(1, point.id);
     insert.bind(2, point.description);
     insert.bind(3, point.createdUnix);
     insert.bind(4, point.replicaId);
     insert.bind(5, tenantId());
+    insert.bind(6, point.origin);
+    insert.bind(7, static_cast<std::int64_t>(point.dataBytes));
     insert.exec();
   });
 }
@@ -281,15 +284,16 @@ void SqliteTenantScope::insertRestorePoint(const domain::RestorePoint& point) {
 std::vector<domain::RestorePoint> SqliteTenantScope::restorePoints(const std::string& replicaId) {
   return guarded("list restore points of " + replicaId, [&] {
     CachedStatement query(db_, R"sql(
-      SELECT id, replica_id, tenant_id, description, created_unix FROM restore_points
-      WHERE replica_id = ? AND tenant_id = ? ORDER BY created_unix, rowid)sql");
+      SELECT id, replica_id, tenant_id, description, created_unix, origin, data_bytes
+      FROM restore_points WHERE replica_id = ? AND tenant_id = ? ORDER BY created_unix, rowid)sql");
     query.bind(1, replicaId);
     query.bind(2, tenantId());
     std::vector<domain::RestorePoint> result;
     while (query.executeStep()) {
       result.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
                         query.getColumn(2).getString(), query.getColumn(3).getString(),
-                        query.getColumn(4).getInt64()});
+                        query.getColumn(4).getInt64(), query.getColumn(5).getString(),
+                        static_cast<std::uint64_t>(query.getColumn(6).getInt64())});
     }
     return result;
   });

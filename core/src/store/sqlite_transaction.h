@@ -1,6 +1,6 @@
 #pragma once
 // The SQLite transaction and tenant scope. Their methods are defined by concern in
-// sqlite_accounts.cpp, sqlite_resources.cpp, sqlite_subscriptions.cpp and sqlite_tasks.cpp.
+// sqlite_accounts.cpp, sqlite_resources.cpp, sqlite_subscriptions.cpp, sqlite_replicas.cpp, sqlite_replication.cpp and sqlite_tasks.cpp.
 
 #include "store/sqlite_connection.h"
 
@@ -42,6 +42,15 @@ class SqliteTenantScope final : public TenantScope {
   void insertRestorePoint(const domain::RestorePoint& point) override;
   std::vector<domain::RestorePoint> restorePoints(const std::string& replicaId) override;
   void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) override;
+  void insertReplicationJob(const domain::ReplicationJob& job) override;
+  std::optional<domain::ReplicationJob> findReplicationJob(const std::string& id) override;
+  std::vector<domain::ReplicationJob> replicationJobs() override;
+  void deleteReplicationJob(const std::string& id) override;
+  void insertReplicationRun(const domain::ReplicationRun& run) override;
+  void updateReplicationRun(const domain::ReplicationRun& run) override;
+  std::optional<domain::ReplicationRun> findReplicationRun(const std::string& id) override;
+  std::vector<domain::ReplicationRun> replicationRuns(const std::string& replicaId,
+                                                      std::uint32_t limit) override;
 
   void insertFailoverPlan(const domain::FailoverPlan& plan) override;
   std::optional<domain::FailoverPlan> findFailoverPlan(const std::string& id) override;
@@ -132,6 +141,9 @@ class SqliteTransaction final : public Transaction {
   std::optional<domain::FailoverSession> findAnySession(const std::string& id) override;
   std::vector<domain::FailoverSession> listSessions(std::uint32_t limit) override;
   std::vector<domain::FailoverSession> sessionsInProgress() override;
+  std::vector<domain::ReplicationRun> listReplicationRuns(std::uint32_t limit) override;
+  std::size_t failRunningReplicationRuns(const std::string& reason,
+                                         std::int64_t nowUnix) override;
   std::string setting(const std::string& key) override;
   void setSetting(const std::string& key, const std::string& value) override;
 
@@ -161,6 +173,10 @@ class SqliteTransaction final : public Transaction {
 std::vector<domain::Subscription> selectSubscriptions(SQLite::Database& db,
                                                       const std::string& where,
                                                       const std::vector<std::string>& values);
+std::vector<domain::ReplicationRun> selectReplicationRuns(SQLite::Database& db,
+                                                         const std::string& where,
+                                                         const std::vector<std::string>& values,
+                                                         std::uint32_t limit);
 std::vector<domain::Task> selectTasks(SQLite::Database& db, const std::string& where,
                                       const std::vector<std::string>& values, std::uint32_t limit);
 std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::string& where,

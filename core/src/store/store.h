@@ -95,6 +95,20 @@ class TenantScope {
       const std::string& replicaId) = 0;  // oldest first
   virtual void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) = 0;
 
+  // Replication jobs and runs.
+  virtual void insertReplicationJob(
+      const domain::ReplicationJob& job) = 0;  // duplicate name: kConflict
+  virtual std::optional<domain::ReplicationJob> findReplicationJob(const std::string& id) = 0;
+  virtual std::vector<domain::ReplicationJob> replicationJobs() = 0;
+  virtual void deleteReplicationJob(const std::string& id) = 0;  // kNotFound
+  // The run's replica must be the tenant's (kNotFound otherwise).
+  virtual void insertReplicationRun(const domain::ReplicationRun& run) = 0;
+  virtual void updateReplicationRun(const domain::ReplicationRun& run) = 0;  // kNotFound
+  virtual std::optional<domain::ReplicationRun> findReplicationRun(const std::string& id) = 0;
+  // Newest first; of one replica when replicaId is given.
+  virtual std::vector<domain::ReplicationRun> replicationRuns(const std::string& replicaId,
+                                                              std::uint32_t limit) = 0;
+
   // Failover plans and their sessions.
   virtual void insertFailoverPlan(
       const domain::FailoverPlan& plan) = 0;  // duplicate name: kConflict
@@ -206,6 +220,10 @@ class Transaction {
   virtual std::optional<domain::FailoverSession> findAnySession(const std::string& id) = 0;
   virtual std::vector<domain::FailoverSession> listSessions(std::uint32_t limit) = 0;
   virtual std::vector<domain::FailoverSession> sessionsInProgress() = 0;
+  virtual std::vector<domain::ReplicationRun> listReplicationRuns(std::uint32_t limit) = 0;
+  // Marks every run still running as failed with `reason` (at start: no run survives a restart).
+  virtual std::size_t failRunningReplicationRuns(const std::string& reason,
+                                                 std::int64_t nowUnix) = 0;
   virtual std::string setting(const std::string& key) = 0;  // "" when unset
   virtual void setSetting(const std::string& key, const std::string& value) = 0;
 

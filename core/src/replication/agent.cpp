@@ -1,0 +1,263 @@
+#include "replication/agent.h"
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "domain/ids.h"
+#include "replication/disk_image.h"
+#include "replication/throttle.h"
+
+namespace warmsite::replication {
+
+namespace {
+
+constexpr std::string_view kBitmapPrefix = "warmsite-";
+
+// What the last confirmed run left: its restore point and, per disk, the bitmap that has recorded
+// every write since.
+struct AgentState {
+  std::string restorePointId;
+  struct Disk {
+    std::string bitmap;
+    std::uint64_t sizeBytes = 0;
+  };
+  std::map<std::string, Disk> disks;
+};
+
+std::filesystem::path statePath(const AgentOptions& options) {
+  return options.stateDir / (options.replicaId + ".json");
+}
+
+std::optional<AgentState> loadState(const AgentOptions& options) {
+  std::ifstream in(statePath(options));
+  if (!in) return std::nullopt;
+  const auto json = nlohmann::json::parse(in, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) return std::nullopt;
+  AgentState state;
+  state.restorePointId = json.value("restorePointId", "");
+  for (const auto& [diskId, disk] : json.value("disks", nlohmann::json::object()).items()) {
+    state.disks[diskId] = {disk.value("bitmap", ""), disk.value("sizeBytes", std::uint64_t{0})};
+  }
+  return state;
+}
+
+void saveState(const AgentOptions& options, const AgentState& state) {
+  nlohmann::json json{{"restorePointId", state.restorePointId}, {"disks", nlohmann::json::object()}};
+  for (const auto& [diskId, disk] : state.disks) {
+    json["disks"][diskId] = {{"bitmap", disk.bitmap}, {"sizeBytes", disk.sizeBytes}};
+  }
+  std::filesystem::create_directories(options.stateDir);
+  const auto path = statePath(options);
+  const auto temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << json.dump(2) << '\n';
+    out.flush();
+    if (!out) throw ImageError("cannot write agent state " + temporary);
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+// Why this run must be full, or "" when an incremental run can build on the last one.
+std::string fullRunReason(const AgentOptions& options, const std::optional<AgentState>& state,
+                          const std::vector<ImageInfo>& images) {
+  if (options.forceFull) return "a full run was requested";
+  if (!state || state->restorePointId.empty()) return "first run (seeding)";
+  for (std::size_t i = 0; i < options.disks.size(); ++i) {
+    const auto& disk = options.disks[i];
+    auto known = state->disks.find(disk.diskId);
+    if (known == state->disks.end()) return "disk " + disk.diskId + " was never replicated";
+    const auto* bitmap = images[i].bitmap(known->second.bitmap);
+    if (bitmap == nullptr) {
+      return "the change-tracking bitmap " + known->second.bitmap + " of disk " + disk.diskId +
+             " is missing";
+    }
+    if (bitmap->inUse) {
+      return "the change-tracking bitmap " + known->second.bitmap + " of disk " + disk.diskId +
+             " was left in use by a writer that stopped uncleanly";
+    }
+    if (images[i].virtualSize != known->second.sizeBytes) {
+      return "disk " + disk.diskId + " was resized from " +
+             std::to_string(known->second.sizeBytes) + " to " +
+             std::to_string(images[i].virtualSize) + " bytes";
+    }
+  }
+  return "";
+}
+
+struct DiskPlan {
+  std::unique_ptr<NbdExport> source;
+  std::vector<DiskRange> ranges;
+};
+
+}  // namespace
+
+AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
+  const auto say = [&](const std::string& line) {
+    if (log) log(line);
+  };
+  if (options.disks.empty()) throw ImageError("no disk to replicate");
+  const auto started = std::chrono::steady_clock::now();
+  AgentRunResult result;
+  result.runId = domain::newId("run");
+
+  const auto state = loadState(options);
+  std::vector<ImageInfo> images;
+  for (const auto& disk : options.disks) {
+    images.push_back(inspectImage(disk.image));
+    if (images.back().format != "qcow2") {
+      throw ImageError(disk.image.string() + " is " + images.back().format +
+                       "; change tracking needs qcow2");
+    }
+  }
+  result.reason = fullRunReason(options, state, images);
+  bool incremental = result.reason.empty();
+
+  // Start tracking the next run's changes now; drop stale bitmaps of runs never confirmed (and,
+  // for a full run, the untrusted base too).
+  const std::string bitmap = std::string(kBitmapPrefix) + result.runId;
+  for (std::size_t i = 0; i < options.disks.size(); ++i) {
+    const std::string base = incremental ? state->disks.at(options.disks[i].diskId).bitmap : "";
+    for (const auto& existing : images[i].bitmaps) {
+      if (existing.name.starts_with(kBitmapPrefix) && existing.name != base) {
+        removeBitmap(options.disks[i].image, existing.name);
+      }
+    }
+    addBitmap(options.disks[i].image, bitmap);
+  }
+  const auto dropNewBitmaps = [&] {
+    for (const auto& disk : options.disks) {
+      try {
+        removeBitmap(disk.image, bitmap);
+      } catch (const ImageError&) {
+      }
+    }
+  };
+
+  BandwidthThrottle throttle(options.bandwidthBytesPerSecond);
+  std::vector<DiskPlan> plans;
+  const auto planRun = [&] {
+    plans.clear();
+    result.changedBytes = result.zeroBytes = result.extents = 0;
+    for (const auto& disk : options.disks) {
+      DiskPlan plan;
+      NbdExport::Options exportOptions;
+      if (incremental) exportOptions.dirtyBitmap = state->disks.at(disk.diskId).bitmap;
+      plan.source = std::make_unique<NbdExport>(disk.image, exportOptions);
+      plan.ranges = plan.source->rangesToSend(incremental, options.extentSize);
+      for (const auto& range : plan.ranges) {
+        (range.zero ? result.zeroBytes : result.changedBytes) += range.length;
+        ++result.extents;
+      }
+      plans.push_back(std::move(plan));
+    }
+    result.kind = incremental ? "incremental" : "full";
+    say(result.kind + " run " + result.runId + (incremental ? "" : " (" + result.reason + ")") +
+        ": " + std::to_string(result.changedBytes) + " changed bytes, " +
+        std::to_string(result.zeroBytes) + " zero bytes in " + std::to_string(result.extents) +
+        " extents");
+  };
+
+  nlohmann::json committed;
+  try {
+    planRun();
+    int attempt = 0;
+    while (true) {
+      std::unique_ptr<FrameStream> stream;
+      try {
+        stream = FrameStream::connect(options.connect);
+        stream->sendJson(FrameType::kHello, {{"version", kProtocolVersion}, {"token", options.token}});
+        stream->expect(FrameType::kWelcome);
+        nlohmann::json begin{{"runId", result.runId},
+                             {"replicaId", options.replicaId},
+                             {"jobId", options.jobId},
+                             {"kind", result.kind},
+                             {"reason", result.reason},
+                             {"baseRestorePointId", incremental ? state->restorePointId : ""},
+                             {"disks", nlohmann::json::array()}};
+        for (std::size_t i = 0; i < options.disks.size(); ++i) {
+          begin["disks"].push_back(
+              {{"diskId", options.disks[i].diskId}, {"sizeBytes", plans[i].source->size()}});
+        }
+        stream->sendJson(FrameType::kRunBegin, begin);
+        nlohmann::json accepted;
+        try {
+          accepted = stream->expect(FrameType::kRunAccepted).json();
+        } catch (const ProtocolError& e) {
+          if (e.code() != "base_mismatch" || !incremental) throw;
+          // The SP no longer has what this run builds on: seed again.
+          incremental = false;
+          result.reason = std::string("the SP cannot apply an incremental run: ") + e.what();
+          planRun();
+          continue;
+        }
+        const auto resumeDisk = accepted.value("resumeDisk", std::size_t{0});
+        const auto resumeOffset = accepted.value("resumeOffset", std::uint64_t{0});
+        if (resumeDisk > 0 || resumeOffset > 0) {
+          say("resuming at disk " + std::to_string(resumeDisk) + " offset " +
+              std::to_string(resumeOffset));
+        }
+        for (std::size_t i = resumeDisk; i < plans.size(); ++i) {
+          std::vector<DiskRange> remaining;
+          for (const auto& range : plans[i].ranges) {
+            if (i > resumeDisk || range.offset >= resumeOffset) remaining.push_back(range);
+          }
+          plans[i].source->readRanges(
+              remaining, options.readsInFlight, [&](const DiskRange& range, std::string&& data) {
+                Extent extent;
+                extent.disk = static_cast<std::uint16_t>(i);
+                extent.offset = range.offset;
+                extent.length = static_cast<std::uint32_t>(range.length);
+                extent.kind = range.zero ? ExtentKind::kZero : ExtentKind::kData;
+                extent.data = std::move(data);
+                const auto packed = packExtent(extent, options.compressionLevel);
+                throttle.take(packed.body.size() + kFrameHeaderSize);
+                stream->send(FrameType::kExtent, packed.body);
+              });
+        }
+        stream->sendJson(FrameType::kRunCommit, {{"extents", result.extents},
+                                                 {"changedBytes", result.changedBytes},
+                                                 {"zeroBytes", result.zeroBytes}});
+        committed = stream->expect(FrameType::kCommitted).json();
+        result.wireBytes += stream->bytesSent();
+        break;
+      } catch (const TransportError& e) {
+        if (stream) result.wireBytes += stream->bytesSent();
+        if (++attempt > options.maxReconnects) throw;
+        ++result.reconnects;
+        const auto backoff = std::chrono::milliseconds(250 << std::min(attempt, 5));
+        say(std::string("connection lost (") + e.what() + "); resuming in " +
+            std::to_string(backoff.count()) + " ms");
+        std::this_thread::sleep_for(backoff);
+      }
+    }
+  } catch (...) {
+    plans.clear();  // qemu-nbd lets go of the images
+    dropNewBitmaps();
+    throw;
+  }
+  plans.clear();
+
+  // The SP has the restore point: the new bitmap becomes the base, the old one goes.
+  AgentState next;
+  next.restorePointId = committed.value("restorePointId", "");
+  for (std::size_t i = 0; i < options.disks.size(); ++i) {
+    const auto& disk = options.disks[i];
+    if (incremental) removeBitmap(disk.image, state->disks.at(disk.diskId).bitmap);
+    next.disks[disk.diskId] = {bitmap, images[i].virtualSize};
+  }
+  saveState(options, next);
+  result.restorePointId = next.restorePointId;
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  say("restore point " + result.restorePointId + " committed: " +
+      std::to_string(result.wireBytes) + " bytes on the wire in " +
+      std::to_string(result.seconds) + " s");
+  return result;
+}
+
+}  // namespace warmsite::replication

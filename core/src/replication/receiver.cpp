@@ -1,0 +1,535 @@
+#include "replication/receiver.h"
+
+#include <libnbd.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "api/api_context.h"
+#include "domain/ids.h"
+#include "replication/disk_image.h"
+
+namespace warmsite::replication {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint64_t kGiB = 1ull << 30;
+
+std::uint64_t allocatedOnDisk(const std::filesystem::path& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) return 0;
+  return static_cast<std::uint64_t>(info.st_blocks) * 512;
+}
+
+std::string snapshotName(const std::string& restorePointId) { return restorePointId; }
+
+}  // namespace
+
+std::filesystem::path ReplicaDataStore::diskPath(const std::string& tenantId,
+                                                 const std::string& replicaId,
+                                                 const std::string& diskId) const {
+  return root_ / tenantId / replicaId / (diskId + ".qcow2");
+}
+
+void ReplicaDataStore::removeReplica(const std::string& tenantId,
+                                     const std::string& replicaId) const {
+  std::error_code ignored;
+  std::filesystem::remove_all(root_ / tenantId / replicaId, ignored);
+}
+
+struct ReplicationReceiver::ActiveRun {
+  struct Disk {
+    std::string diskId;
+    std::string storage;
+    std::uint64_t size = 0;
+    std::filesystem::path path;
+    std::unique_ptr<NbdExport> image;  // open while the run is
+    Clock::time_point started;
+  };
+  std::mutex mutex;  // held by the connection serving the run
+  domain::ReplicationRun record;
+  std::uint32_t retention = 7;
+  std::vector<Disk> disks;
+  std::map<std::string, std::uint64_t> quotaLeft;  // per plan storage, bytes
+  std::string planName;
+  // Everything before (disk, offset) is written; extents arrive in this order.
+  std::uint16_t disk = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t extents = 0, changedBytes = 0, zeroBytes = 0;
+  bool attached = false;
+  Clock::time_point detachedAt = Clock::now();
+};
+
+ReplicationReceiver::ReplicationReceiver(store::Store& store, security::Authenticator& auth,
+                                         const ReplicaDataStore& data,
+                                         const security::TlsIdentity& identity,
+                                         ReceiverOptions options)
+    : store_(store),
+      auth_(auth),
+      data_(data),
+      options_(options),
+      listener_(options.listener, identity, [this](FrameStream& stream) { serve(stream); }) {}
+
+ReplicationReceiver::~ReplicationReceiver() { stop(); }
+
+void ReplicationReceiver::start() {
+  // No run survives a restart: its qemu-nbd children are gone. The next run reverts its disks.
+  store_.write([](store::Transaction& tx) {
+    tx.failRunningReplicationRuns("the service restarted during the run", security::nowUnix());
+  });
+  listener_.start();
+}
+
+void ReplicationReceiver::stop() {
+  listener_.stop();
+  std::map<std::string, std::shared_ptr<ActiveRun>> open;
+  {
+    std::lock_guard lock(mutex_);
+    open.swap(runs_);
+  }
+  for (auto& [id, run] : open) {
+    std::lock_guard runLock(run->mutex);
+    failRun(*run, "the service stopped during the run");
+  }
+}
+
+BandwidthThrottle& ReplicationReceiver::throttleOf(const std::string& tenantId) {
+  std::lock_guard lock(mutex_);
+  auto& throttle = throttles_[tenantId];
+  if (!throttle) throttle = std::make_unique<BandwidthThrottle>(options_.tenantBandwidthBytesPerSecond);
+  return *throttle;
+}
+
+void ReplicationReceiver::serve(FrameStream& stream) {
+  std::shared_ptr<ActiveRun> current;
+  try {
+    const auto hello = stream.expect(FrameType::kHello).json();
+    if (hello.value("version", 0) != kProtocolVersion) {
+      throw ProtocolError("unsupported_version", "this SP speaks replication protocol version " +
+                                                     std::to_string(kProtocolVersion));
+    }
+    const auto session = auth_.authenticate(hello.value("token", ""));
+    if (!session) throw ProtocolError("unauthorized", "the token is unknown or expired");
+    if (session->account.role != domain::Role::kTenant) {
+      throw ProtocolError("forbidden", "replication is for tenant accounts");
+    }
+    const std::string tenantId = session->account.tenantId;
+    const auto tenant = store_.read([&](store::Transaction& tx) {
+      auto found = tx.findTenant(tenantId);
+      if (!found) throw ProtocolError("unauthorized", "the tenant no longer exists");
+      api::requireTenantMayWork(tx, *found, true);
+      return *found;
+    });
+    stream.sendJson(FrameType::kWelcome,
+                    {{"version", kProtocolVersion}, {"tenantId", tenantId}, {"tenant", tenant.name}});
+
+    while (true) {
+      const auto request = stream.expect(FrameType::kRunBegin).json();
+      current = beginRun(tenantId, request);
+      std::unique_lock runLock(current->mutex, std::try_to_lock);
+      if (!runLock.owns_lock()) {
+        throw ProtocolError("run_busy", "run " + current->record.id + " is served elsewhere");
+      }
+      current->attached = true;
+      stream.sendJson(FrameType::kRunAccepted, {{"runId", current->record.id},
+                                                {"resumeDisk", current->disk},
+                                                {"resumeOffset", current->offset}});
+      const auto totals = receiveExtents(stream, *current);
+      const auto committed = commitRun(*current, totals);
+      {
+        std::lock_guard lock(mutex_);
+        runs_.erase(current->record.id);
+      }
+      current->attached = false;
+      runLock.unlock();
+      current.reset();
+      stream.sendJson(FrameType::kCommitted, committed);
+    }
+  } catch (const ProtocolError& e) {
+    try {
+      stream.sendJson(FrameType::kError, {{"code", e.code()}, {"message", e.what()}});
+    } catch (const TransportError&) {
+    }
+  } catch (const api::ApiError& e) {
+    try {
+      stream.sendJson(FrameType::kError, {{"code", e.code()}, {"message", e.what()}});
+    } catch (const TransportError&) {
+    }
+  } catch (const TransportError&) {
+    // The agent went away; an open run waits for it to resume.
+  } catch (const std::exception& e) {
+    if (current) {
+      std::lock_guard runLock(current->mutex);
+      failRun(*current, e.what());
+    }
+    try {
+      stream.sendJson(FrameType::kError, {{"code", "internal"}, {"message", e.what()}});
+    } catch (const TransportError&) {
+    }
+  }
+  if (current) {
+    current->attached = false;
+    current->detachedAt = Clock::now();
+  }
+}
+
+std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
+    const std::string& tenantId, const nlohmann::json& request) {
+  reapAbandonedRuns();
+  const std::string runId = request.value("runId", "");
+  const std::string replicaId = request.value("replicaId", "");
+  const std::string kind = request.value("kind", "");
+  if (runId.empty() || runId.size() > 64 || replicaId.empty()) {
+    throw ProtocolError("bad_request", "RUN_BEGIN needs runId (1..64 chars) and replicaId");
+  }
+  if (kind != "full" && kind != "incremental") {
+    throw ProtocolError("bad_request", "RUN_BEGIN kind must be \"full\" or \"incremental\"");
+  }
+  {
+    std::lock_guard lock(mutex_);
+    auto open = runs_.find(runId);
+    if (open != runs_.end()) {
+      if (open->second->record.tenantId != tenantId) {
+        throw ProtocolError("bad_request", "run id " + runId + " is taken");
+      }
+      return open->second;  // a resume
+    }
+  }
+
+  auto run = std::make_shared<ActiveRun>();
+  std::string latestPoint;
+  store_.write([&](store::Transaction& tx) {
+    auto scope = tx.tenant(tenantId);
+    if (auto previous = scope->findReplicationRun(runId)) {
+      throw ProtocolError("run_closed", "run " + runId + " already ended as " +
+                                            std::string(domain::toString(previous->state)) +
+                                            (previous->error.empty() ? "" : ": " + previous->error));
+    }
+    const auto replica = scope->findReplica(replicaId);
+    if (!replica) throw ProtocolError("not_found", "replica " + replicaId + " not found");
+    if (replica->deleting || replica->state != domain::ReplicaState::kReady) {
+      throw ProtocolError("replica_busy",
+                          "replica " + replica->name + " is " +
+                              std::string(domain::toString(replica->state)) +
+                              (replica->deleting ? " and being deleted" : "") +
+                              "; replication resumes once it is ready");
+    }
+    const auto subscription = scope->findSubscription(replica->subscriptionId);
+    const auto plan = subscription ? tx.findPlan(subscription->planId) : std::nullopt;
+    if (!plan) throw ProtocolError("not_found", "the plan of replica " + replica->name + " is gone");
+    run->planName = plan->name;
+
+    const auto& disks = request.value("disks", nlohmann::json::array());
+    if (!disks.is_array() || disks.empty() || disks.size() > replica->disks.size()) {
+      throw ProtocolError("bad_request", "RUN_BEGIN disks must list 1.." +
+                                             std::to_string(replica->disks.size()) +
+                                             " disks of replica " + replica->name);
+    }
+    for (const auto& entry : disks) {
+      const std::string diskId = entry.value("diskId", "");
+      const std::uint64_t size = entry.value("sizeBytes", std::uint64_t{0});
+      auto declared = std::find_if(replica->disks.begin(), replica->disks.end(),
+                                   [&](const domain::ReplicaDisk& d) { return d.diskId == diskId; });
+      if (declared == replica->disks.end()) {
+        throw ProtocolError("bad_request", "replica " + replica->name + " has no disk " + diskId);
+      }
+      if (size == 0 || size > declared->sizeGb * kGiB) {
+        throw ProtocolError("disk_too_large", "disk " + diskId + " of " + std::to_string(size) +
+                                                  " bytes does not fit replica disk of " +
+                                                  std::to_string(declared->sizeGb) + " GiB");
+      }
+      ActiveRun::Disk disk;
+      disk.diskId = diskId;
+      disk.storage = declared->storage;
+      disk.size = size;
+      disk.path = data_.diskPath(tenantId, replicaId, diskId);
+      run->disks.push_back(std::move(disk));
+    }
+
+    // Incremental runs build on the newest replicated restore point, and nothing else.
+    std::string latest;
+    for (const auto& point : scope->restorePoints(replicaId))
+      if (point.origin == "replication") latest = point.id;
+    const std::string base = request.value("baseRestorePointId", "");
+    if (kind == "incremental") {
+      if (latest.empty() || base != latest) {
+        throw ProtocolError("base_mismatch",
+                            "the replica's newest restore point is " +
+                                (latest.empty() ? std::string("none") : latest) +
+                                ", not " + (base.empty() ? std::string("none") : base) +
+                                "; send a full run");
+      }
+      for (const auto& disk : run->disks) {
+        if (!std::filesystem::exists(disk.path)) {
+          throw ProtocolError("base_mismatch",
+                              "the replica has no data for disk " + disk.diskId + "; send a full run");
+        }
+      }
+    }
+
+    // Quota: what the tenant's replica data already holds on each plan storage.
+    std::map<std::string, std::uint64_t> used;
+    for (const auto& other : scope->replicas()) {
+      for (const auto& d : other.disks)
+        used[d.storage] += allocatedOnDisk(data_.diskPath(tenantId, other.id, d.diskId));
+    }
+    for (const auto& storage : plan->storages) {
+      const std::uint64_t quota = storage.quotaGb * kGiB;
+      run->quotaLeft[storage.name] = quota > used[storage.name] ? quota - used[storage.name] : 0;
+    }
+
+    run->retention = options_.defaultRetention;
+    const std::string jobId = request.value("jobId", "");
+    if (!jobId.empty()) {
+      const auto job = scope->findReplicationJob(jobId);
+      if (!job) throw ProtocolError("not_found", "replication job " + jobId + " not found");
+      if (std::find(job->replicaIds.begin(), job->replicaIds.end(), replicaId) ==
+          job->replicaIds.end()) {
+        throw ProtocolError("bad_request",
+                            "replica " + replica->name + " is not in job " + job->name);
+      }
+      run->retention = job->retention;
+    }
+
+    // One open run per replica: a newer one replaces an abandoned one.
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [id, other] : runs_) {
+        if (other->record.replicaId == replicaId && other->attached) {
+          throw ProtocolError("replica_busy", "run " + id + " of replica " + replica->name +
+                                                  " is still receiving data");
+        }
+      }
+    }
+
+    auto& record = run->record;
+    record.id = runId;
+    record.tenantId = tenantId;
+    record.replicaId = replicaId;
+    record.jobId = jobId;
+    record.kind = kind;
+    record.reason = request.value("reason", "");
+    record.baseRestorePointId = kind == "incremental" ? base : "";
+    record.startedUnix = security::nowUnix();
+    for (const auto& disk : run->disks) record.disks.push_back({disk.diskId, disk.size});
+    scope->insertReplicationRun(record);
+    latestPoint = latest;
+  });
+
+  // The disks go back to the newest restore point (an earlier run may have left partial data on
+  // them), or come into being for a first run; then each is opened for writing.
+  try {
+    for (auto& disk : run->disks) {
+      std::filesystem::create_directories(disk.path.parent_path());
+      if (!std::filesystem::exists(disk.path)) {
+        createQcow2(disk.path, disk.size);
+      } else {
+        const auto info = inspectImage(disk.path);
+        if (!latestPoint.empty() && info.hasSnapshot(snapshotName(latestPoint))) {
+          revertToSnapshot(disk.path, snapshotName(latestPoint));
+        }
+        if (info.virtualSize != disk.size) {
+          if (run->record.kind != "full") {
+            throw ProtocolError("base_mismatch", "disk " + disk.diskId +
+                                                     " changed size; send a full run");
+          }
+          // qcow2 cannot resize an image that holds internal snapshots (the restore points).
+          if (!info.snapshots.empty()) {
+            throw ProtocolError("disk_resized",
+                                "disk " + disk.diskId + " changed size from " +
+                                    std::to_string(info.virtualSize) + " to " +
+                                    std::to_string(disk.size) +
+                                    " bytes while the replica keeps restore points of the old "
+                                    "size; delete them or recreate the replica");
+          }
+          std::filesystem::remove(disk.path);
+          createQcow2(disk.path, disk.size);
+        }
+      }
+      disk.image = std::make_unique<NbdExport>(disk.path, NbdExport::Options{.writable = true});
+      disk.started = Clock::now();
+    }
+  } catch (const std::exception& e) {
+    failRun(*run, e.what());
+    throw;
+  }
+  std::lock_guard lock(mutex_);
+  runs_[runId] = run;
+  return run;
+}
+
+
+nlohmann::json ReplicationReceiver::receiveExtents(FrameStream& stream, ActiveRun& run) {
+  auto& throttle = throttleOf(run.record.tenantId);
+  while (true) {
+    Frame frame = stream.receive();
+    if (frame.type == FrameType::kRunCommit) return frame.json();
+    if (frame.type != FrameType::kExtent) {
+      throw ProtocolError("unexpected_frame", std::string("expected EXTENT or RUN_COMMIT, received ") +
+                                                  frameTypeName(frame.type));
+    }
+    throttle.take(frame.body.size() + kFrameHeaderSize);
+    const Extent extent = unpackExtent(frame.body);
+    if (extent.disk >= run.disks.size()) {
+      throw ProtocolError("bad_frame", "extent for disk " + std::to_string(extent.disk) +
+                                           " of a run with " + std::to_string(run.disks.size()));
+    }
+    auto& disk = run.disks[extent.disk];
+    if (extent.disk < run.disk || (extent.disk == run.disk && extent.offset < run.offset)) {
+      throw ProtocolError("bad_frame", "extents must come in order: disk " +
+                                           std::to_string(extent.disk) + " offset " +
+                                           std::to_string(extent.offset) + " is before disk " +
+                                           std::to_string(run.disk) + " offset " +
+                                           std::to_string(run.offset));
+    }
+    if (extent.offset + extent.length > disk.size) {
+      throw ProtocolError("bad_frame", "extent at " + std::to_string(extent.offset) +
+                                           " runs past the end of disk " + disk.diskId);
+    }
+    if (extent.kind == ExtentKind::kData) {
+      auto& left = run.quotaLeft[disk.storage];
+      if (left < extent.length) {
+        const std::string message = "storage " + disk.storage + " of plan " + run.planName +
+                                    " has no room for more replica data (quota reached)";
+        failRun(run, message);
+        throw ProtocolError("quota_exceeded", message);
+      }
+      left -= extent.length;
+      if (nbd_pwrite(disk.image->handle(), extent.data.data(), extent.data.size(), extent.offset,
+                     0) != 0) {
+        throw ImageError("writing disk " + disk.diskId + " failed: " + nbd_get_error());
+      }
+      run.changedBytes += extent.length;
+      run.record.disks[extent.disk].changedBytes += extent.length;
+    } else {
+      if (nbd_zero(disk.image->handle(), extent.length, extent.offset, 0) != 0) {
+        throw ImageError("zeroing disk " + disk.diskId + " failed: " + nbd_get_error());
+      }
+      run.zeroBytes += extent.length;
+      run.record.disks[extent.disk].zeroBytes += extent.length;
+    }
+    run.record.disks[extent.disk].wireBytes += frame.body.size() + kFrameHeaderSize;
+    ++run.record.disks[extent.disk].extents;
+    ++run.extents;
+    run.disk = extent.disk;
+    run.offset = extent.offset + extent.length;
+  }
+}
+
+nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::json& totals) {
+  if (totals.value("extents", std::uint64_t{0}) != run.extents ||
+      totals.value("changedBytes", std::uint64_t{0}) != run.changedBytes ||
+      totals.value("zeroBytes", std::uint64_t{0}) != run.zeroBytes) {
+    const std::string message =
+        "the run is incomplete: the agent sent " + totals.dump() + ", the SP received " +
+        std::to_string(run.extents) + " extents, " + std::to_string(run.changedBytes) +
+        " changed bytes, " + std::to_string(run.zeroBytes) + " zero bytes";
+    failRun(run, message);
+    throw ProtocolError("incomplete_run", message);
+  }
+  const std::string pointId = domain::newId("rp");
+  std::vector<const ActiveRun::Disk*> snapshotted;
+  try {
+    for (auto& disk : run.disks) {
+      disk.image->close();  // flushed, and the image closed for qemu-img
+      disk.image.reset();
+      run.record.disks[&disk - run.disks.data()].durationMs =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - disk.started)
+              .count();
+    }
+    for (const auto& disk : run.disks) {
+      createSnapshot(disk.path, snapshotName(pointId));
+      snapshotted.push_back(&disk);
+    }
+  } catch (const std::exception& e) {
+    for (const auto* disk : snapshotted) {
+      try {
+        deleteSnapshot(disk->path, snapshotName(pointId));
+      } catch (const ImageError&) {
+      }
+    }
+    failRun(run, std::string("cannot create the restore point: ") + e.what());
+    throw;
+  }
+
+  // Record the restore point and the run, then drop the oldest beyond the retention.
+  std::vector<std::string> expired;
+  store_.write([&](store::Transaction& tx) {
+    auto scope = tx.tenant(run.record.tenantId);
+    domain::RestorePoint point;
+    point.id = pointId;
+    point.replicaId = run.record.replicaId;
+    point.tenantId = run.record.tenantId;
+    point.description = run.record.kind + " replication run " + run.record.id;
+    point.createdUnix = security::nowUnix();
+    point.origin = "replication";
+    point.dataBytes = run.changedBytes;
+    scope->insertRestorePoint(point);
+    run.record.state = domain::ReplicationRunState::kCommitted;
+    run.record.restorePointId = pointId;
+    run.record.finishedUnix = security::nowUnix();
+    scope->updateReplicationRun(run.record);
+    std::vector<std::string> replicated;
+    for (const auto& existing : scope->restorePoints(run.record.replicaId))
+      if (existing.origin == "replication") replicated.push_back(existing.id);
+    while (replicated.size() > run.retention) {
+      expired.push_back(replicated.front());
+      scope->deleteRestorePoint(run.record.replicaId, replicated.front());
+      replicated.erase(replicated.begin());
+    }
+  });
+  // The catalogue no longer lists them; a snapshot left behind by a failure here costs only space.
+  for (const auto& id : expired) {
+    for (const auto& disk : run.disks) {
+      try {
+        deleteSnapshot(disk.path, snapshotName(id));
+      } catch (const ImageError&) {
+      }
+    }
+  }
+  return {{"runId", run.record.id},
+          {"restorePointId", pointId},
+          {"changedBytes", run.changedBytes},
+          {"zeroBytes", run.zeroBytes},
+          {"extents", run.extents},
+          {"expiredRestorePoints", expired}};
+}
+
+void ReplicationReceiver::failRun(ActiveRun& run, const std::string& error) {
+  for (auto& disk : run.disks) disk.image.reset();  // qemu-nbd stops; the data stays uncommitted
+  if (run.record.state != domain::ReplicationRunState::kRunning) return;
+  run.record.state = domain::ReplicationRunState::kFailed;
+  run.record.error = error;
+  run.record.finishedUnix = security::nowUnix();
+  try {
+    store_.write([&](store::Transaction& tx) {
+      tx.tenant(run.record.tenantId)->updateReplicationRun(run.record);
+    });
+  } catch (const store::StoreError&) {
+    // The row stays "running" and is closed at the next start.
+  }
+  std::lock_guard lock(mutex_);
+  runs_.erase(run.record.id);
+}
+
+void ReplicationReceiver::reapAbandonedRuns() {
+  std::vector<std::shared_ptr<ActiveRun>> abandoned;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, run] : runs_) {
+      if (!run->attached && Clock::now() - run->detachedAt > options_.resumeWindow) {
+        abandoned.push_back(run);
+      }
+    }
+  }
+  for (auto& run : abandoned) {
+    std::unique_lock runLock(run->mutex, std::try_to_lock);
+    if (!runLock.owns_lock()) continue;
+    failRun(*run, "the agent did not resume the run within " +
+                      std::to_string(options_.resumeWindow.count()) + " s");
+  }
+}
+
+}  // namespace warmsite::replication
