@@ -10,7 +10,8 @@ namespace {
 class AuthorizationTest : public ApiTest {
  protected:
   struct TenantObjects {
-    std::string tenant, plan, subscription, task, network, replica, point, failoverPlan, session;
+    std::string tenant, plan, subscription, task, network, replica, point, failoverPlan, session,
+        job;
   };
 
   void SetUp() override {
@@ -55,6 +56,10 @@ class AuthorizationTest : public ApiTest {
       ASSERT_STATUS(test, 202);
       objects->session = test.json()["session"]["id"];
       waitTask(sp, test.json()["task_id"]);
+      auto job = sp.post("/api/v1/replication-jobs?tenant_id=" + objects->tenant,
+                         {{"name", "nightly"}, {"replica_ids", {objects->replica}}});
+      ASSERT_STATUS(job, 201);
+      objects->job = job.json()["id"];
     }
     range_ = sp.get("/api/v1/cloud-hosts/" + host_ + "/vlan-ranges").json()["ranges"][0]["id"];
     account_ = sp.get("/api/v1/accounts").json()[0]["id"];
@@ -90,6 +95,8 @@ class AuthorizationTest : public ApiTest {
           segment = objects->point;
         } else if (previous == "failover-plans") {
           segment = objects->failoverPlan;
+        } else if (previous == "replication-jobs") {
+          segment = objects->job;
         } else if (previous == "sessions") {
           segment = objects->session;
         } else if (previous == "networks") {

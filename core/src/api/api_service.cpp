@@ -58,6 +58,7 @@ ApiService::ApiService(ApiContext context) : context_(std::move(context)) {
   addServiceRoutes(router_, context_);
   addReplicaRoutes(router_, context_);
   addFailoverRoutes(router_, context_);
+  addReplicationRoutes(router_, context_);
 }
 
 HttpResponse ApiService::errorResponse(int status, const std::string& code,

@@ -39,5 +39,6 @@ void addSubscriptionRoutes(Router& router, ApiContext& context);
 void addServiceRoutes(Router& router, ApiContext& context);
 void addReplicaRoutes(Router& router, ApiContext& context);
 void addFailoverRoutes(Router& router, ApiContext& context);
+void addReplicationRoutes(Router& router, ApiContext& context);
 
 }  // namespace warmsite::api

@@ -200,7 +200,56 @@ nlohmann::json toJson(const domain::RestorePoint& point) {
   return {{"id", point.id},
           {"replica_id", point.replicaId},
           {"description", point.description},
-          {"created_at", point.createdUnix}};
+          {"created_at", point.createdUnix},
+          {"origin", point.origin},
+          {"data_bytes", point.dataBytes}};
+}
+
+nlohmann::json toJson(const domain::ReplicationJob& job) {
+  return {{"id", job.id},
+          {"tenant_id", job.tenantId},
+          {"name", job.name},
+          {"replica_ids", job.replicaIds},
+          {"schedule_minutes",
+           job.scheduleMinutes ? nlohmann::json(*job.scheduleMinutes) : nlohmann::json()},
+          {"retention", job.retention},
+          {"created_at", job.createdUnix}};
+}
+
+nlohmann::json toJson(const domain::ReplicationRun& run) {
+  auto disks = nlohmann::json::array();
+  std::uint64_t changed = 0, wire = 0;
+  for (const auto& disk : run.disks) {
+    disks.push_back({{"disk_id", disk.diskId},
+                     {"size_bytes", disk.sizeBytes},
+                     {"changed_bytes", disk.changedBytes},
+                     {"zero_bytes", disk.zeroBytes},
+                     {"bytes_sent", disk.wireBytes},
+                     {"extents", disk.extents},
+                     {"duration_ms", disk.durationMs}});
+    changed += disk.changedBytes;
+    wire += disk.wireBytes;
+  }
+  return {{"id", run.id},
+          {"tenant_id", run.tenantId},
+          {"replica_id", run.replicaId},
+          {"job_id", run.jobId.empty() ? nlohmann::json() : nlohmann::json(run.jobId)},
+          {"kind", run.kind},
+          {"reason", run.reason},
+          {"state", domain::toString(run.state)},
+          {"result", run.state == domain::ReplicationRunState::kCommitted ? "success"
+                     : run.state == domain::ReplicationRunState::kFailed  ? "failed"
+                                                                          : "in_progress"},
+          {"base_restore_point_id", run.baseRestorePointId},
+          {"restore_point_id", run.restorePointId},
+          {"changed_bytes", changed},
+          {"bytes_sent", wire},
+          {"disks", disks},
+          {"error", run.error},
+          {"started_at", run.startedUnix},
+          {"finished_at", run.finishedUnix ? nlohmann::json(*run.finishedUnix) : nlohmann::json()},
+          {"duration_s", run.finishedUnix ? nlohmann::json(*run.finishedUnix - run.startedUnix)
+                                          : nlohmann::json()}};
 }
 
 nlohmann::json toJson(const domain::FailoverPlan& plan) {

@@ -21,6 +21,8 @@ nlohmann::json toJson(const domain::AuditEntry& entry);
 nlohmann::json toJson(const security::CertificateInfo& info);
 nlohmann::json toJson(const domain::Replica& replica);
 nlohmann::json toJson(const domain::RestorePoint& point);
+nlohmann::json toJson(const domain::ReplicationJob& job);
+nlohmann::json toJson(const domain::ReplicationRun& run);
 nlohmann::json toJson(const domain::FailoverPlan& plan);
 nlohmann::json toJson(const domain::FailoverSession& session);
 
