@@ -39,7 +39,8 @@ std::optional<AgentState> loadState(const AgentOptions& options) {
   if (json.is_discarded() || !json.is_object()) return std::nullopt;
   AgentState state;
   state.restorePointId = json.value("restorePointId", "");
-  for (const auto& [diskId, disk] : json.value("disks", nlohmann::json::object()).items()) {
+  const auto disks = json.value("disks", nlohmann::json::object());
+  for (const auto& [diskId, disk] : disks.items()) {
     state.disks[diskId] = {disk.value("bitmap", ""), disk.value("sizeBytes", std::uint64_t{0})};
   }
   return state;
@@ -186,7 +187,17 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
         stream->sendJson(FrameType::kRunBegin, begin);
         nlohmann::json accepted;
         try {
-          accepted = stream->expect(FrameType::kRunAccepted).json();
+          const auto reply = stream->receive();
+          if (reply.type == FrameType::kCommitted) {  // it landed before the connection dropped
+            committed = reply.json();
+            result.wireBytes += stream->bytesSent();
+            break;
+          }
+          if (reply.type != FrameType::kRunAccepted) {
+            throw ProtocolError("unexpected_frame", std::string("expected RUN_ACCEPTED, received ") +
+                                                        frameTypeName(reply.type));
+          }
+          accepted = reply.json();
         } catch (const ProtocolError& e) {
           if (e.code() != "base_mismatch" || !incremental) throw;
           // The SP no longer has what this run builds on: seed again.
@@ -235,7 +246,8 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
         std::this_thread::sleep_for(backoff);
       }
     }
-  } catch (...) {
+  } catch (const std::exception& e) {
+    say(std::string("run ") + result.runId + " failed: " + e.what());
     plans.clear();  // qemu-nbd lets go of the images
     dropNewBitmaps();
     throw;

@@ -140,6 +140,10 @@ void createQcow2(const std::filesystem::path& path, std::uint64_t virtualSize,
            "cluster_size=" + std::to_string(clusterSize), path, std::to_string(virtualSize)});
 }
 
+void resizeImage(const std::filesystem::path& path, std::uint64_t virtualSize) {
+  runTool({"qemu-img", "resize", "-q", "--shrink", "-f", "qcow2", path, std::to_string(virtualSize)});
+}
+
 void addBitmap(const std::filesystem::path& path, const std::string& name,
                std::uint64_t granularity) {
   runTool({"qemu-img", "bitmap", "--add", "-g", std::to_string(granularity), path, name});
@@ -311,6 +315,16 @@ void NbdExport::readRanges(const std::vector<DiskRange>& ranges, std::size_t inF
     std::int64_t cookie = 0;
   };
   std::deque<Pending> pending;
+  // libnbd writes into a request's buffer whenever its reply arrives: if `consume` throws, the
+  // buffers must outlive every request still in flight.
+  struct Drain {
+    nbd_handle* handle;
+    ~Drain() {
+      while (nbd_aio_in_flight(handle) > 0) {
+        if (nbd_poll(handle, -1) < 0) break;
+      }
+    }
+  } drain{handle_};
   std::size_t next = 0;
   while (next < ranges.size() || !pending.empty()) {
     while (next < ranges.size() && pending.size() < inFlight) {

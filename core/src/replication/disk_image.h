@@ -48,6 +48,8 @@ struct ImageInfo {
 ImageInfo inspectImage(const std::filesystem::path& path);
 void createQcow2(const std::filesystem::path& path, std::uint64_t virtualSize,
                  std::uint64_t clusterSize = 64 * 1024);
+// Grows or shrinks the active layer; internal snapshots keep their own size.
+void resizeImage(const std::filesystem::path& path, std::uint64_t virtualSize);
 void addBitmap(const std::filesystem::path& path, const std::string& name,
                std::uint64_t granularity = 64 * 1024);
 void removeBitmap(const std::filesystem::path& path, const std::string& name);

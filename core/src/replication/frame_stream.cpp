@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,6 +81,23 @@ SSL_CTX* serverContext(const security::TlsIdentity& identity) {
   return context;
 }
 
+// A signal cut a blocking read or write short; the socket's timeout shows as EAGAIN instead.
+bool interrupted(int sslError) {
+  return (sslError == SSL_ERROR_WANT_READ || sslError == SSL_ERROR_WANT_WRITE ||
+          sslError == SSL_ERROR_SYSCALL) &&
+         errno == EINTR;
+}
+
+// A peer that vanishes mid-write must fail the write, not kill the process (OpenSSL writes to the
+// socket with write(2), which raises SIGPIPE).
+void ignoreBrokenPipes() {
+  static const bool ignored = [] {
+    signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)ignored;
+}
+
 }  // namespace
 
 FrameStream::FrameStream(int fd, SSL* ssl, std::string peer)
@@ -91,6 +109,7 @@ FrameStream::~FrameStream() {
 }
 
 std::unique_ptr<FrameStream> FrameStream::connect(const ConnectOptions& options) {
+  ignoreBrokenPipes();
   const auto pinned = client::ApiClient::normalizeThumbprint(options.pinnedThumbprint);
   if (!pinned) throw TransportError("the SP certificate thumbprint to pin is missing or malformed");
 
@@ -152,6 +171,7 @@ void FrameStream::readExactly(void* buffer, std::size_t length) {
     const int n = SSL_read(ssl_, out, static_cast<int>(std::min<std::size_t>(length, 1 << 30)));
     if (n <= 0) {
       const int error = SSL_get_error(ssl_, n);
+      if (interrupted(error)) continue;
       if (error == SSL_ERROR_WANT_READ) throw TransportError("timed out waiting for " + peer_);
       if (error == SSL_ERROR_ZERO_RETURN) throw TransportError(peer_ + " closed the connection");
       throw TransportError("reading from " + peer_ + " failed: " + openSslError());
@@ -168,6 +188,7 @@ void FrameStream::writeAll(const void* buffer, std::size_t length) {
     const int n = SSL_write(ssl_, in, static_cast<int>(std::min<std::size_t>(length, 1 << 30)));
     if (n <= 0) {
       const int error = SSL_get_error(ssl_, n);
+      if (interrupted(error)) continue;
       if (error == SSL_ERROR_WANT_WRITE) throw TransportError("timed out sending to " + peer_);
       throw TransportError("sending to " + peer_ + " failed: " + openSslError());
     }
@@ -231,6 +252,7 @@ void FrameListener::replaceIdentity(const security::TlsIdentity& identity) {
 }
 
 void FrameListener::start() {
+  ignoreBrokenPipes();
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;

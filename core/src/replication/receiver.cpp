@@ -25,6 +25,22 @@ std::uint64_t allocatedOnDisk(const std::filesystem::path& path) {
 
 std::string snapshotName(const std::string& restorePointId) { return restorePointId; }
 
+nlohmann::json committedReply(const domain::ReplicationRun& run,
+                              const std::vector<std::string>& expired) {
+  std::uint64_t changed = 0, zero = 0, extents = 0;
+  for (const auto& disk : run.disks) {
+    changed += disk.changedBytes;
+    zero += disk.zeroBytes;
+    extents += disk.extents;
+  }
+  return {{"runId", run.id},
+          {"restorePointId", run.restorePointId},
+          {"changedBytes", changed},
+          {"zeroBytes", zero},
+          {"extents", extents},
+          {"expiredRestorePoints", expired}};
+}
+
 }  // namespace
 
 std::filesystem::path ReplicaDataStore::diskPath(const std::string& tenantId,
@@ -48,7 +64,7 @@ struct ReplicationReceiver::ActiveRun {
     std::unique_ptr<NbdExport> image;  // open while the run is
     Clock::time_point started;
   };
-  std::mutex mutex;  // held by the connection serving the run
+  std::timed_mutex mutex;  // held by the connection serving the run
   domain::ReplicationRun record;
   std::uint32_t retention = 7;
   std::vector<Disk> disks;
@@ -58,7 +74,8 @@ struct ReplicationReceiver::ActiveRun {
   std::uint16_t disk = 0;
   std::uint64_t offset = 0;
   std::uint64_t extents = 0, changedBytes = 0, zeroBytes = 0;
-  bool attached = false;
+  // The connection serving it, and since when none has; guarded by the receiver's mutex.
+  FrameStream* connection = nullptr;
   Clock::time_point detachedAt = Clock::now();
 };
 
@@ -128,11 +145,25 @@ void ReplicationReceiver::serve(FrameStream& stream) {
     while (true) {
       const auto request = stream.expect(FrameType::kRunBegin).json();
       current = beginRun(tenantId, request);
-      std::unique_lock runLock(current->mutex, std::try_to_lock);
-      if (!runLock.owns_lock()) {
+      if (current->record.state == domain::ReplicationRunState::kCommitted) {
+        stream.sendJson(FrameType::kCommitted, committedReply(current->record, {}));
+        current.reset();
+        continue;
+      }
+      // A resume may arrive before the receiver noticed that the old connection died: the agent
+      // knows best, so the old connection is cut and the run moves to this one.
+      {
+        std::lock_guard lock(mutex_);
+        if (current->connection != nullptr) current->connection->abort();
+      }
+      std::unique_lock runLock(current->mutex, std::defer_lock);
+      if (!runLock.try_lock_for(std::chrono::seconds(30))) {
         throw ProtocolError("run_busy", "run " + current->record.id + " is served elsewhere");
       }
-      current->attached = true;
+      {
+        std::lock_guard lock(mutex_);
+        current->connection = &stream;
+      }
       stream.sendJson(FrameType::kRunAccepted, {{"runId", current->record.id},
                                                 {"resumeDisk", current->disk},
                                                 {"resumeOffset", current->offset}});
@@ -141,8 +172,8 @@ void ReplicationReceiver::serve(FrameStream& stream) {
       {
         std::lock_guard lock(mutex_);
         runs_.erase(current->record.id);
+        current->connection = nullptr;
       }
-      current->attached = false;
       runLock.unlock();
       current.reset();
       stream.sendJson(FrameType::kCommitted, committed);
@@ -170,8 +201,11 @@ void ReplicationReceiver::serve(FrameStream& stream) {
     }
   }
   if (current) {
-    current->attached = false;
-    current->detachedAt = Clock::now();
+    std::lock_guard lock(mutex_);
+    if (current->connection == &stream) {
+      current->connection = nullptr;
+      current->detachedAt = Clock::now();
+    }
   }
 }
 
@@ -198,11 +232,37 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
     }
   }
 
+  // One open run per replica: a newer one replaces one whose agent went away.
+  std::vector<std::shared_ptr<ActiveRun>> replaced;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, other] : runs_) {
+      if (other->record.replicaId != replicaId || other->record.tenantId != tenantId) continue;
+      if (other->connection != nullptr) {
+        throw ProtocolError("replica_busy", "run " + id + " of replica " + replicaId +
+                                                " is still receiving data");
+      }
+      replaced.push_back(other);
+    }
+  }
+  for (auto& other : replaced) {
+    std::unique_lock otherLock(other->mutex, std::try_to_lock);
+    if (!otherLock.owns_lock()) {
+      throw ProtocolError("replica_busy", "run " + other->record.id + " of replica " +
+                                              replicaId + " is still receiving data");
+    }
+    failRun(*other, "replaced by run " + runId + " before it was committed");
+  }
+
   auto run = std::make_shared<ActiveRun>();
   std::string latestPoint;
   store_.write([&](store::Transaction& tx) {
     auto scope = tx.tenant(tenantId);
     if (auto previous = scope->findReplicationRun(runId)) {
+      if (previous->state == domain::ReplicationRunState::kCommitted) {
+        run->record = *previous;  // the agent missed COMMITTED: it gets it again
+        return;
+      }
       throw ProtocolError("run_closed", "run " + runId + " already ended as " +
                                             std::string(domain::toString(previous->state)) +
                                             (previous->error.empty() ? "" : ": " + previous->error));
@@ -293,16 +353,6 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
       run->retention = job->retention;
     }
 
-    // One open run per replica: a newer one replaces an abandoned one.
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& [id, other] : runs_) {
-        if (other->record.replicaId == replicaId && other->attached) {
-          throw ProtocolError("replica_busy", "run " + id + " of replica " + replica->name +
-                                                  " is still receiving data");
-        }
-      }
-    }
 
     auto& record = run->record;
     record.id = runId;
@@ -317,6 +367,7 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
     scope->insertReplicationRun(record);
     latestPoint = latest;
   });
+  if (run->record.state == domain::ReplicationRunState::kCommitted) return run;
 
   // The disks go back to the newest restore point (an earlier run may have left partial data on
   // them), or come into being for a first run; then each is opened for writing.
@@ -326,29 +377,22 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
       if (!std::filesystem::exists(disk.path)) {
         createQcow2(disk.path, disk.size);
       } else {
-        const auto info = inspectImage(disk.path);
+        auto info = inspectImage(disk.path);
         if (!latestPoint.empty() && info.hasSnapshot(snapshotName(latestPoint))) {
           revertToSnapshot(disk.path, snapshotName(latestPoint));
+          info = inspectImage(disk.path);  // the restore point's size
         }
         if (info.virtualSize != disk.size) {
           if (run->record.kind != "full") {
             throw ProtocolError("base_mismatch", "disk " + disk.diskId +
                                                      " changed size; send a full run");
           }
-          // qcow2 cannot resize an image that holds internal snapshots (the restore points).
-          if (!info.snapshots.empty()) {
-            throw ProtocolError("disk_resized",
-                                "disk " + disk.diskId + " changed size from " +
-                                    std::to_string(info.virtualSize) + " to " +
-                                    std::to_string(disk.size) +
-                                    " bytes while the replica keeps restore points of the old "
-                                    "size; delete them or recreate the replica");
-          }
-          std::filesystem::remove(disk.path);
-          createQcow2(disk.path, disk.size);
+          resizeImage(disk.path, disk.size);  // older restore points keep their size
         }
       }
-      disk.image = std::make_unique<NbdExport>(disk.path, NbdExport::Options{.writable = true});
+      NbdExport::Options writable;
+      writable.writable = true;
+      disk.image = std::make_unique<NbdExport>(disk.path, writable);
       disk.started = Clock::now();
     }
   } catch (const std::exception& e) {
@@ -489,12 +533,7 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
       }
     }
   }
-  return {{"runId", run.record.id},
-          {"restorePointId", pointId},
-          {"changedBytes", run.changedBytes},
-          {"zeroBytes", run.zeroBytes},
-          {"extents", run.extents},
-          {"expiredRestorePoints", expired}};
+  return committedReply(run.record, expired);
 }
 
 void ReplicationReceiver::failRun(ActiveRun& run, const std::string& error) {
@@ -519,7 +558,7 @@ void ReplicationReceiver::reapAbandonedRuns() {
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, run] : runs_) {
-      if (!run->attached && Clock::now() - run->detachedAt > options_.resumeWindow) {
+      if (run->connection == nullptr && Clock::now() - run->detachedAt > options_.resumeWindow) {
         abandoned.push_back(run);
       }
     }

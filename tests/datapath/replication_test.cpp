@@ -1,0 +1,438 @@
+// Replication end to end on real images: qemu-img / qemu-io make and change a tenant's disk, the
+// agent ships it over TLS 1.3 to an orchestrator, which writes the replica through qemu-nbd and
+// keeps restore points as qcow2 snapshots. Every check compares image contents with qemu-img.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "engine/script_runner.h"
+#include "replication/agent.h"
+#include "replication/disk_image.h"
+#include "tests/failover/failover_fixture.h"
+
+namespace warmsite::apitest {
+namespace {
+
+constexpr std::uint64_t kMiB = 1 << 20;
+constexpr std::uint64_t kDiskSize = 64 * kMiB;
+
+engine::ScriptResult command(const std::vector<std::string>& arguments) {
+  return engine::runCommand(arguments, {}, std::chrono::seconds(120));
+}
+
+void mustRun(const std::vector<std::string>& arguments) {
+  const auto result = command(arguments);
+  ASSERT_TRUE(result.succeeded) << arguments[0] << " " << arguments[1] << ": " << result.output;
+}
+
+// Forwards one TCP connection at a time to `target`; the first connection is cut after
+// `cutAfter` bytes from the client, as a flaky WAN link would.
+class CuttingProxy {
+ public:
+  CuttingProxy(std::uint16_t target, std::uint64_t cutAfter) : target_(target), cutAfter_(cutAfter) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    listen(listener_, 8);
+    socklen_t length = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~CuttingProxy() {
+    stopping_ = true;
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  int connections() const { return connections_; }
+
+ private:
+  void serve() {
+    while (!stopping_) {
+      const int client = accept(listener_, nullptr, nullptr);
+      if (client < 0) return;
+      const int server = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      address.sin_port = htons(target_);
+      if (connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        close(client);
+        close(server);
+        continue;
+      }
+      const bool cut = connections_++ == 0;
+      std::atomic<bool> done{false};
+      std::thread back([&] { pump(server, client, 0, done); });
+      pump(client, server, cut ? cutAfter_ : 0, done);
+      shutdown(client, SHUT_RDWR);
+      shutdown(server, SHUT_RDWR);
+      back.join();
+      close(client);
+      close(server);
+    }
+  }
+  // Copies until EOF, or until `limit` bytes went through (0 = no limit).
+  static void pump(int from, int to, std::uint64_t limit, std::atomic<bool>& done) {
+    char buffer[65536];
+    std::uint64_t total = 0;
+    while (!done) {
+      const auto n = read(from, buffer, sizeof buffer);
+      if (n <= 0) break;
+      if (write(to, buffer, static_cast<std::size_t>(n)) != n) break;
+      total += static_cast<std::uint64_t>(n);
+      if (limit != 0 && total >= limit) break;
+    }
+    done = true;
+    shutdown(from, SHUT_RDWR);
+    shutdown(to, SHUT_RDWR);
+  }
+
+  std::uint16_t target_;
+  std::uint64_t cutAfter_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+class ReplicationTest : public FailoverTest {
+ protected:
+  void SetUp() override {
+    for (const char* tool : {"qemu-img", "qemu-io", "qemu-nbd"}) {
+      if (!command({tool, "--version"}).succeeded) GTEST_SKIP() << tool << " is not installed";
+    }
+    FailoverTest::SetUp();
+    environment();
+    replica_ = replica("web");
+    site_ = dataDir_ / "tenant-site";
+    std::filesystem::create_directories(site_);
+    source_ = makeSource("web-disk0.qcow2", 40 * kMiB, 1);
+  }
+
+  // A qcow2 whose first `dataBytes` are random and the rest reads as zeroes (unallocated).
+  std::filesystem::path makeSource(const std::string& name, std::uint64_t dataBytes,
+                                   unsigned seed, std::uint64_t size = kDiskSize) {
+    const auto raw = site_ / (name + ".raw");
+    {
+      std::mt19937_64 generator(seed);
+      std::ofstream out(raw, std::ios::binary);
+      std::vector<std::uint64_t> block(kMiB / 8);
+      for (std::uint64_t at = 0; at < dataBytes; at += kMiB) {
+        for (auto& word : block) word = generator();
+        out.write(reinterpret_cast<const char*>(block.data()), kMiB);
+      }
+      out.close();
+      std::filesystem::resize_file(raw, size);
+    }
+    const auto image = site_ / name;
+    mustRun({"qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, image});
+    std::filesystem::remove(raw);
+    return image;
+  }
+
+  // `count` writes of 4 KiB..256 KiB at seeded random offsets; returns the bytes written.
+  std::uint64_t scatterWrites(const std::filesystem::path& image, int count, unsigned seed) {
+    std::mt19937 generator(seed);
+    std::vector<std::string> arguments = {"qemu-io", "-f", "qcow2"};
+    std::uint64_t written = 0;
+    for (int i = 0; i < count; ++i) {
+      const std::uint64_t length = 4096u << (generator() % 7);
+      const std::uint64_t offset = (generator() % ((kDiskSize - length) / 4096)) * 4096;
+      arguments.push_back("-c");
+      arguments.push_back("write -q -P " + std::to_string(1 + generator() % 254) + " " +
+                          std::to_string(offset) + " " + std::to_string(length));
+      written += length;
+    }
+    arguments.push_back(image);
+    mustRun(arguments);
+    return written;
+  }
+
+  replication::AgentOptions agent(const std::string& token,
+                                  const std::vector<replication::AgentDisk>& disks) {
+    replication::AgentOptions options;
+    options.connect.host = "127.0.0.1";
+    options.connect.port = orchestrator_->replicationPort();
+    options.connect.pinnedThumbprint = thumbprint_;
+    options.connect.timeout = std::chrono::seconds(20);
+    options.token = token;
+    options.replicaId = replica_;
+    options.disks = disks;
+    options.stateDir = site_ / "agent-state";
+    return options;
+  }
+  // The agent's lines in the test output, to read when a check fails.
+  static replication::AgentLog log() {
+    return [](const std::string& line) { std::cerr << "agent: " << line << "\n"; };
+  }
+  replication::AgentOptions agent() { return agent(acme_->token(), {{"disk-0", source_}}); }
+
+  std::filesystem::path replicaDisk(const std::string& replicaId = {}) const {
+    return orchestrator_->replicaData().diskPath(tenantId_, replicaId.empty() ? replica_ : replicaId,
+                                                 "disk-0");
+  }
+
+  // Whether the replica's restore point holds exactly what `source` holds.
+  bool restorePointEquals(const std::string& pointId, const std::filesystem::path& source) {
+    const auto copy = site_ / "restore-point.raw";
+    const auto exported = command({"qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", "-l",
+                               "snapshot.name=" + pointId, replicaDisk(), copy});
+    EXPECT_TRUE(exported.succeeded) << exported.output;
+    const auto compared = command({"qemu-img", "compare", "-U", "-f", "qcow2", "-F", "raw", source, copy});
+    std::filesystem::remove(copy);
+    if (!compared.succeeded) ADD_FAILURE() << compared.output;
+    return compared.succeeded;
+  }
+
+  // A copy of the source as it is now, to compare an older restore point with later.
+  std::filesystem::path keepCopy(const std::string& name) {
+    const auto copy = site_ / name;
+    std::filesystem::copy_file(source_, copy);
+    return copy;
+  }
+
+  std::vector<std::string> restorePointIds() {
+    std::vector<std::string> ids;
+    for (const auto& point : acme_->get("/api/v1/replicas/" + replica_ + "/restore-points").json()) {
+      if (point["origin"] == "replication") ids.push_back(point["id"]);
+    }
+    return ids;
+  }
+
+  std::string replica_;
+  std::filesystem::path site_, source_;
+};
+
+TEST_F(ReplicationTest, FullThenIncrementalRunsMatchTheSourceAtEveryRestorePoint) {
+  const auto first = replication::replicate(agent(), log());
+  EXPECT_EQ(first.kind, "full");
+  EXPECT_EQ(first.reason, "first run (seeding)");
+  EXPECT_EQ(first.changedBytes, 40 * kMiB);  // the unallocated tail travels as zero extents
+  EXPECT_EQ(first.zeroBytes, 24 * kMiB);
+  EXPECT_LT(first.wireBytes, first.changedBytes * 105 / 100);
+  EXPECT_TRUE(restorePointEquals(first.restorePointId, source_));
+  const auto atFirst = keepCopy("at-first.qcow2");
+
+  const auto written = scatterWrites(source_, 40, 7);
+  const auto second = replication::replicate(agent(), log());
+  EXPECT_EQ(second.kind, "incremental") << second.reason;
+  EXPECT_GE(second.changedBytes + second.zeroBytes, written / 2);  // writes may overlap
+  EXPECT_LT(second.changedBytes + second.zeroBytes, kDiskSize / 3);
+  EXPECT_TRUE(restorePointEquals(second.restorePointId, source_));
+
+  scatterWrites(source_, 25, 8);
+  mustRun({"qemu-io", "-f", "qcow2", "-c", "write -q -z 0 1048576", source_});  // zeroed range
+  const auto third = replication::replicate(agent(), log());
+  EXPECT_EQ(third.kind, "incremental");
+  EXPECT_TRUE(restorePointEquals(third.restorePointId, source_));
+  EXPECT_TRUE(restorePointEquals(first.restorePointId, atFirst));  // older points stay intact
+
+  // Run history and restore points through the API.
+  const auto runs = acme_->get("/api/v1/replicas/" + replica_ + "/replication-runs").json();
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0]["id"], third.runId);
+  EXPECT_EQ(runs[2]["kind"], "full");
+  EXPECT_EQ(runs[2]["result"], "success");
+  EXPECT_EQ(runs[1]["disks"][0]["changed_bytes"], second.changedBytes);
+  EXPECT_GT(runs[1]["disks"][0]["bytes_sent"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(runs[1]["base_restore_point_id"], first.restorePointId);
+  const auto points = acme_->get("/api/v1/replicas/" + replica_ + "/restore-points").json();
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(points[0]["data_bytes"], 40 * kMiB);
+  EXPECT_EQ(points[2]["origin"], "replication");
+
+  // The agent keeps only the newest bitmap once the SP confirmed.
+  const auto info = replication::inspectImage(source_);
+  ASSERT_EQ(info.bitmaps.size(), 1u);
+  EXPECT_EQ(info.bitmaps[0].name, "warmsite-" + third.runId);
+}
+
+TEST_F(ReplicationTest, RetentionKeepsTheJobsNewestRestorePoints) {
+  auto job = acme_->post("/api/v1/replication-jobs",
+                         {{"name", "hourly"}, {"replica_ids", {replica_}}, {"retention", 2}});
+  ASSERT_STATUS(job, 201);
+  auto options = agent();
+  options.jobId = job.json()["id"];
+  std::vector<std::string> created;
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) scatterWrites(source_, 5, 20 + i);
+    created.push_back(replication::replicate(options, log()).restorePointId);
+  }
+  EXPECT_EQ(restorePointIds(), (std::vector<std::string>{created[2], created[3]}));
+  const auto snapshots = replication::inspectImage(replicaDisk()).snapshots;
+  ASSERT_EQ(snapshots.size(), 2u);
+  EXPECT_EQ(snapshots[0].name, created[2]);
+  EXPECT_TRUE(restorePointEquals(created[3], source_));
+}
+
+TEST_F(ReplicationTest, ACutConnectionResumesWhereTheDataStopped) {
+  replication::replicate(agent(), log());
+  scatterWrites(source_, 60, 9);
+  CuttingProxy proxy(orchestrator_->replicationPort(), 3 * kMiB);
+  auto options = agent();
+  options.connect.port = proxy.port();
+  options.compressionLevel = 0;  // the cut lands mid-run only if the run is larger than the cut
+  std::vector<std::string> log;
+  const auto result = replication::replicate(options, [&](const std::string& line) { log.push_back(line); });
+  EXPECT_EQ(result.reconnects, 1);
+  EXPECT_EQ(proxy.connections(), 2);
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(),
+                          [](const std::string& l) { return l.starts_with("resuming at disk 0 offset"); }))
+      << "the second connection started over";
+  EXPECT_TRUE(restorePointEquals(result.restorePointId, source_));
+  // Both connections together carried the run about once, not twice.
+  EXPECT_LT(result.wireBytes, (result.changedBytes + 3 * kMiB) * 11 / 10);
+  EXPECT_EQ(restorePointIds().size(), 2u);
+}
+
+TEST_F(ReplicationTest, ACorruptedExtentIsRefusedAndNeverBecomesARestorePoint) {
+  const auto good = replication::replicate(agent(), log()).restorePointId;
+  auto stream = replication::FrameStream::connect(agent().connect);
+  stream->sendJson(replication::FrameType::kHello, {{"version", 1}, {"token", acme_->token()}});
+  stream->expect(replication::FrameType::kWelcome);
+  stream->sendJson(replication::FrameType::kRunBegin,
+                   {{"runId", "run-corrupt"},
+                    {"replicaId", replica_},
+                    {"kind", "full"},
+                    {"disks", {{{"diskId", "disk-0"}, {"sizeBytes", kDiskSize}}}}});
+  stream->expect(replication::FrameType::kRunAccepted);
+  replication::Extent extent;
+  extent.length = 65536;
+  extent.data = std::string(65536, 'x');
+  auto packed = replication::packExtent(extent, 0);
+  packed.body.back() = 'y';
+  stream->send(replication::FrameType::kExtent, packed.body);
+  try {
+    stream->receive();
+    FAIL() << "the receiver accepted a corrupted extent";
+  } catch (const replication::ProtocolError& e) {
+    EXPECT_EQ(e.code(), "extent_corrupt") << e.what();
+  }
+  EXPECT_EQ(restorePointIds(), std::vector<std::string>{good});
+  EXPECT_TRUE(restorePointEquals(good, source_));
+  // The next real run reverts whatever the refused run left and builds on the good point.
+  scatterWrites(source_, 10, 10);
+  const auto next = replication::replicate(agent(), log());
+  EXPECT_EQ(next.kind, "incremental");
+  EXPECT_TRUE(restorePointEquals(next.restorePointId, source_));
+}
+
+TEST_F(ReplicationTest, ABitmapLeftInUseByACrashedWriterForcesAFullRun) {
+  replication::replicate(agent(), log());
+  // A writer (here qemu-nbd, as a VM's QEMU would) dies holding the image: the bitmap stays in use.
+  const pid_t writer = fork();
+  if (writer == 0) {
+    execlp("qemu-nbd", "qemu-nbd", "-f", "qcow2", "-k", (site_ / "w.sock").c_str(),
+           source_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 500 && !std::filesystem::exists(site_ / "w.sock"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(writer, SIGKILL);
+  waitpid(writer, nullptr, 0);
+  const auto info = replication::inspectImage(source_);
+  ASSERT_EQ(info.bitmaps.size(), 1u);
+  ASSERT_TRUE(info.bitmaps[0].inUse) << "qemu-nbd did not mark the bitmap in use";
+
+  scatterWrites(source_, 10, 11);
+  const auto result = replication::replicate(agent(), log());
+  EXPECT_EQ(result.kind, "full");
+  EXPECT_NE(result.reason.find("left in use"), std::string::npos) << result.reason;
+  EXPECT_TRUE(restorePointEquals(result.restorePointId, source_));
+  EXPECT_EQ(replication::replicate(agent(), log()).kind, "incremental");  // tracking works again
+}
+
+TEST_F(ReplicationTest, AResizedDiskIsSentInFullAndOlderRestorePointsKeepTheirSize) {
+  const auto first = replication::replicate(agent(), log());
+  const auto atFirst = keepCopy("at-first.qcow2");
+  mustRun({"qemu-img", "resize", "-q", source_, std::to_string(96 * kMiB)});
+  const auto result = replication::replicate(agent(), log());
+  EXPECT_EQ(result.kind, "full");
+  EXPECT_NE(result.reason.find("resized"), std::string::npos) << result.reason;
+  EXPECT_TRUE(restorePointEquals(result.restorePointId, source_));
+  EXPECT_TRUE(restorePointEquals(first.restorePointId, atFirst));
+}
+
+TEST_F(ReplicationTest, DataBeyondThePlansStorageQuotaIsRefused) {
+  // Another replica's data already fills the plan's storage quota.
+  const auto other = replica("db");
+  const auto filler = replicaDisk(other);
+  std::filesystem::create_directories(filler.parent_path());
+  const auto plan = sp_->get("/api/v1/plans").json()[0];
+  auto shrunk = sp_->request(
+      "PATCH", "/api/v1/plans/" + plan["id"].get<std::string>(),
+      nlohmann::json{{"storages",
+                      {{{"name", "gold"}, {"backend_storage", "datastore1"}, {"quota_gb", 1}}}}}
+          .dump());
+  ASSERT_STATUS(shrunk, 200);
+  mustRun({"fallocate", "-l", "1G", filler});
+  try {
+    replication::replicate(agent(), log());
+    FAIL() << "the run was accepted beyond the quota";
+  } catch (const replication::ProtocolError& e) {
+    // The refusal, or (when it cut the agent off mid-send) the run's end on resuming it.
+    EXPECT_TRUE(e.code() == "quota_exceeded" || e.code() == "run_closed") << e.code();
+    EXPECT_NE(std::string(e.what()).find("quota reached"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(restorePointIds().empty());
+  const auto runs = acme_->get("/api/v1/replicas/" + replica_ + "/replication-runs").json();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["result"], "failed");
+  EXPECT_NE(runs[0]["error"].get<std::string>().find("quota"), std::string::npos);
+  // The agent dropped its uncommitted bitmap: the next run still starts from scratch.
+  EXPECT_TRUE(replication::inspectImage(source_).bitmaps.empty());
+  std::filesystem::remove(filler);
+  EXPECT_EQ(replication::replicate(agent(), log()).kind, "full");
+}
+
+TEST_F(ReplicationTest, AnotherTenantCannotWriteIntoTheReplica) {
+  replication::replicate(agent(), log());
+  const auto before = replication::inspectImage(replicaDisk());
+  const auto intruderId = tenant(*sp_, "Intruder", "tenant-pass-2");
+  (void)intruderId;
+  auto intruder = client("Intruder", "tenant-pass-2");
+  try {
+    replication::replicate(agent(intruder.token(), {{"disk-0", source_}}));
+    FAIL() << "tenant Intruder wrote into Acme's replica";
+  } catch (const replication::ProtocolError& e) {
+    EXPECT_EQ(e.code(), "not_found") << e.what();  // not even its existence shows
+  }
+  EXPECT_EQ(replication::inspectImage(replicaDisk()).snapshots.size(), before.snapshots.size());
+  try {
+    replication::replicate(agent("not-a-token", {{"disk-0", source_}}));
+    FAIL() << "an unknown token was accepted";
+  } catch (const replication::ProtocolError& e) {
+    EXPECT_EQ(e.code(), "unauthorized");
+  }
+}
+
+TEST_F(ReplicationTest, ThePortSpeaksOnlyTls13WithThePinnedCertificate) {
+  auto options = agent().connect;
+  options.pinnedThumbprint = std::string(95, 'A');
+  for (std::size_t i = 2; i < options.pinnedThumbprint.size(); i += 3) options.pinnedThumbprint[i] = ':';
+  EXPECT_THROW(replication::FrameStream::connect(options), client::PinMismatch);
+  const auto tls12 = command({"openssl", "s_client", "-connect",
+                          "127.0.0.1:" + std::to_string(orchestrator_->replicationPort()),
+                          "-tls1_2", "-brief"});
+  EXPECT_FALSE(tls12.succeeded) << tls12.output;
+}
+
+}  // namespace
+}  // namespace warmsite::apitest
