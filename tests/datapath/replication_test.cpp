@@ -342,8 +342,14 @@ TEST_F(ReplicationTest, ABitmapLeftInUseByACrashedWriterForcesAFullRun) {
            source_.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  for (int i = 0; i < 500 && !std::filesystem::exists(site_ / "w.sock"); ++i) {
+  bool marked = false;
+  for (int i = 0; i < 500 && !marked; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    try {
+      const auto open = replication::inspectImage(source_);
+      marked = !open.bitmaps.empty() && open.bitmaps[0].inUse;
+    } catch (const replication::ImageError&) {
+    }
   }
   kill(writer, SIGKILL);
   waitpid(writer, nullptr, 0);

@@ -109,8 +109,18 @@ bool ImageInfo::hasSnapshot(const std::string& name) const {
 ImageInfo inspectImage(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw ImageError("image " + path.string() + " does not exist");
   const auto output = runTool({"qemu-img", "info", "--force-share", "--output=json", path});
-  const auto json = nlohmann::json::parse(output, nullptr, false);
-  if (json.is_discarded()) throw ImageError("qemu-img info printed no JSON for " + path.string());
+  // Warnings (e.g. about inconsistent bitmaps) share the output: the JSON object is the part from
+  // a line "{" to a line "}".
+  const auto start = output.starts_with("{\n") ? 0 : output.find("\n{\n");
+  const auto end = output.rfind("\n}");
+  const auto json =
+      start == std::string::npos || end == std::string::npos || end < start
+          ? nlohmann::json(nlohmann::json::value_t::discarded)
+          : nlohmann::json::parse(output.substr(start, end + 2 - start), nullptr, false);
+  if (json.is_discarded()) {
+    throw ImageError("qemu-img info printed no JSON for " + path.string() + ": " +
+                     output.substr(0, 300));
+  }
   ImageInfo info;
   info.format = json.value("format", "");
   info.virtualSize = json.value("virtual-size", std::uint64_t{0});
@@ -129,7 +139,8 @@ ImageInfo inspectImage(const std::filesystem::path& path) {
     info.bitmaps.push_back(std::move(entry));
   }
   for (const auto& snapshot : json.value("snapshots", nlohmann::json::array())) {
-    info.snapshots.push_back({snapshot.value("name", ""), snapshot.value("date-sec", 0LL)});
+    info.snapshots.push_back(
+        {snapshot.value("name", ""), snapshot.value("date-sec", std::int64_t{0})});
   }
   return info;
 }
