@@ -12,7 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   libxml2-dev
   # runtime tools used by plugins and tests
-  libvirt0 qemu-utils nbdkit openssl iproute2 nftables procps sqlite3 ca-certificates
+  libvirt0 qemu-utils libnbd-bin nbdkit openssl iproute2 nftables procps sqlite3 ca-certificates
+  util-linux
 )
 
 missing=()

@@ -87,10 +87,10 @@ enum class Fault {
 
 struct FaultRule {
   Fault fault = Fault::kServiceUnavailable;
-  std::string method;        // "" = any method
-  std::string pathContains;  // "" = any path
-  std::uint32_t every = 1;   // fire on every Nth matching request (a task start for kTaskError)
-  std::int32_t times = -1;   // fire at most this often; -1 = no limit
+  std::string method = {};        // "" = any method
+  std::string pathContains = {};  // "" = any path
+  std::uint32_t every = 1;  // fire on every Nth matching request (a task start for kTaskError)
+  std::int32_t times = -1;  // fire at most this often; -1 = no limit
   std::string minorErrorCode = "INTERNAL_SERVER_ERROR";  // kTaskError only
   std::string message = "injected fault";
 };

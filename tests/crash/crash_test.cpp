@@ -35,9 +35,9 @@ class Daemon {
       setenv("WARMSITE_ADMIN_PASSWORD", kAdminPassword, 1);
       const std::string binary = std::string(WARMSITE_BINARY_DIR) + "/bin/warmsited";
       execl(binary.c_str(), binary.c_str(), "--data-dir", dataDir_.c_str(), "--plugin-dir",
-            WARMSITE_PLUGIN_DIR, "--listen", "127.0.0.1:0", "--replication-listen", "127.0.0.1:0", "--port-file",
-            (dataDir_ / "port").c_str(), "--scrypt-log-n", "10", "--no-default-cloud-host",
-            static_cast<char*>(nullptr));
+            WARMSITE_PLUGIN_DIR, "--listen", "127.0.0.1:0", "--replication-listen", "127.0.0.1:0",
+            "--port-file", (dataDir_ / "port").c_str(), "--scrypt-log-n", "10",
+            "--no-default-cloud-host", static_cast<char*>(nullptr));
       _exit(127);
     }
     for (int i = 0; i < 1000 && !std::filesystem::exists(dataDir_ / "port"); ++i) {

@@ -39,7 +39,8 @@ void mustRun(const std::vector<std::string>& arguments) {
 // `cutAfter` bytes from the client, as a flaky WAN link would.
 class CuttingProxy {
  public:
-  CuttingProxy(std::uint16_t target, std::uint64_t cutAfter) : target_(target), cutAfter_(cutAfter) {
+  CuttingProxy(std::uint16_t target, std::uint64_t cutAfter)
+      : target_(target), cutAfter_(cutAfter) {
     listener_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -126,8 +127,8 @@ class ReplicationTest : public FailoverTest {
   }
 
   // A qcow2 whose first `dataBytes` are random and the rest reads as zeroes (unallocated).
-  std::filesystem::path makeSource(const std::string& name, std::uint64_t dataBytes,
-                                   unsigned seed, std::uint64_t size = kDiskSize) {
+  std::filesystem::path makeSource(const std::string& name, std::uint64_t dataBytes, unsigned seed,
+                                   std::uint64_t size = kDiskSize) {
     const auto raw = site_ / (name + ".raw");
     {
       std::mt19937_64 generator(seed);
@@ -184,17 +185,18 @@ class ReplicationTest : public FailoverTest {
   replication::AgentOptions agent() { return agent(acme_->token(), {{"disk-0", source_}}); }
 
   std::filesystem::path replicaDisk(const std::string& replicaId = {}) const {
-    return orchestrator_->replicaData().diskPath(tenantId_, replicaId.empty() ? replica_ : replicaId,
-                                                 "disk-0");
+    return orchestrator_->replicaData().diskPath(
+        tenantId_, replicaId.empty() ? replica_ : replicaId, "disk-0");
   }
 
   // Whether the replica's restore point holds exactly what `source` holds.
   bool restorePointEquals(const std::string& pointId, const std::filesystem::path& source) {
     const auto copy = site_ / "restore-point.raw";
     const auto exported = command({"qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", "-l",
-                               "snapshot.name=" + pointId, replicaDisk(), copy});
+                                   "snapshot.name=" + pointId, replicaDisk(), copy});
     EXPECT_TRUE(exported.succeeded) << exported.output;
-    const auto compared = command({"qemu-img", "compare", "-U", "-f", "qcow2", "-F", "raw", source, copy});
+    const auto compared =
+        command({"qemu-img", "compare", "-U", "-f", "qcow2", "-F", "raw", source, copy});
     std::filesystem::remove(copy);
     if (!compared.succeeded) ADD_FAILURE() << compared.output;
     return compared.succeeded;
@@ -209,7 +211,8 @@ class ReplicationTest : public FailoverTest {
 
   std::vector<std::string> restorePointIds() {
     std::vector<std::string> ids;
-    for (const auto& point : acme_->get("/api/v1/replicas/" + replica_ + "/restore-points").json()) {
+    for (const auto& point :
+         acme_->get("/api/v1/replicas/" + replica_ + "/restore-points").json()) {
       if (point["origin"] == "replication") ids.push_back(point["id"]);
     }
     return ids;
@@ -289,12 +292,13 @@ TEST_F(ReplicationTest, ACutConnectionResumesWhereTheDataStopped) {
   options.connect.port = proxy.port();
   options.compressionLevel = 0;  // the cut lands mid-run only if the run is larger than the cut
   std::vector<std::string> log;
-  const auto result = replication::replicate(options, [&](const std::string& line) { log.push_back(line); });
+  const auto result =
+      replication::replicate(options, [&](const std::string& line) { log.push_back(line); });
   EXPECT_EQ(result.reconnects, 1);
   EXPECT_EQ(proxy.connections(), 2);
-  EXPECT_TRUE(std::any_of(log.begin(), log.end(),
-                          [](const std::string& l) { return l.starts_with("resuming at disk 0 offset"); }))
-      << "the second connection started over";
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& l) {
+    return l.starts_with("resuming at disk 0 offset");
+  })) << "the second connection started over";
   EXPECT_TRUE(restorePointEquals(result.restorePointId, source_));
   // Both connections together carried the run about once, not twice.
   EXPECT_LT(result.wireBytes, (result.changedBytes + 3 * kMiB) * 11 / 10);
@@ -338,8 +342,8 @@ TEST_F(ReplicationTest, ABitmapLeftInUseByACrashedWriterForcesAFullRun) {
   // A writer (here qemu-nbd, as a VM's QEMU would) dies holding the image: the bitmap stays in use.
   const pid_t writer = fork();
   if (writer == 0) {
-    execlp("qemu-nbd", "qemu-nbd", "-f", "qcow2", "-k", (site_ / "w.sock").c_str(),
-           source_.c_str(), static_cast<char*>(nullptr));
+    execlp("qemu-nbd", "qemu-nbd", "-f", "qcow2", "-k", (site_ / "w.sock").c_str(), source_.c_str(),
+           static_cast<char*>(nullptr));
     _exit(127);
   }
   bool marked = false;
@@ -384,8 +388,8 @@ TEST_F(ReplicationTest, DataBeyondThePlansStorageQuotaIsRefused) {
   const auto plan = sp_->get("/api/v1/plans").json()[0];
   auto shrunk = sp_->request(
       "PATCH", "/api/v1/plans/" + plan["id"].get<std::string>(),
-      nlohmann::json{{"storages",
-                      {{{"name", "gold"}, {"backend_storage", "datastore1"}, {"quota_gb", 1}}}}}
+      nlohmann::json{
+          {"storages", {{{"name", "gold"}, {"backend_storage", "datastore1"}, {"quota_gb", 1}}}}}
           .dump());
   ASSERT_STATUS(shrunk, 200);
   mustRun({"fallocate", "-l", "1G", filler});
@@ -432,11 +436,12 @@ TEST_F(ReplicationTest, AnotherTenantCannotWriteIntoTheReplica) {
 TEST_F(ReplicationTest, ThePortSpeaksOnlyTls13WithThePinnedCertificate) {
   auto options = agent().connect;
   options.pinnedThumbprint = std::string(95, 'A');
-  for (std::size_t i = 2; i < options.pinnedThumbprint.size(); i += 3) options.pinnedThumbprint[i] = ':';
+  for (std::size_t i = 2; i < options.pinnedThumbprint.size(); i += 3)
+    options.pinnedThumbprint[i] = ':';
   EXPECT_THROW(replication::FrameStream::connect(options), client::PinMismatch);
   const auto tls12 = command({"openssl", "s_client", "-connect",
-                          "127.0.0.1:" + std::to_string(orchestrator_->replicationPort()),
-                          "-tls1_2", "-brief"});
+                              "127.0.0.1:" + std::to_string(orchestrator_->replicationPort()),
+                              "-tls1_2", "-brief"});
   EXPECT_FALSE(tls12.succeeded) << tls12.output;
 }
 

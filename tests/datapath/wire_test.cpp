@@ -80,7 +80,7 @@ TEST(ReplicationWire, MalformedRecordsAreRefused) {
       EXPECT_EQ(e.code(), code) << e.what();
     }
   };
-  expectCode(packed.body.substr(0, 20), "bad_frame");               // shorter than its header
+  expectCode(packed.body.substr(0, 20), "bad_frame");  // shorter than its header
   expectCode(packed.body.substr(0, packed.body.size() - 1), "extent_corrupt");  // short payload
   auto badKind = packed.body;
   badKind[2] = 7;

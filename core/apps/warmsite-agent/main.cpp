@@ -15,7 +15,8 @@ namespace {
 std::string readPassword(const std::string& file) {
   if (file.empty()) {
     const char* fromEnvironment = std::getenv("WARMSITE_PASSWORD");
-    if (fromEnvironment == nullptr) throw std::runtime_error("give --password-file or set WARMSITE_PASSWORD");
+    if (fromEnvironment == nullptr)
+      throw std::runtime_error("give --password-file or set WARMSITE_PASSWORD");
     return fromEnvironment;
   }
   std::ifstream in(file);
@@ -80,11 +81,11 @@ int main(int argc, char** argv) {
     clientOptions.port = apiPort;
     clientOptions.pinnedThumbprint = options.connect.pinnedThumbprint;
     client::ApiClient api(clientOptions);
-    const auto login =
-        api.post("/api/v1/auth/login", {{"name", tenant}, {"password", readPassword(passwordFile)}});
+    const auto login = api.post("/api/v1/auth/login",
+                                {{"name", tenant}, {"password", readPassword(passwordFile)}});
     if (login.status != 200) {
-      std::cerr << "login refused (" << login.status << "): "
-                << login.json().value("message", login.body) << "\n";
+      std::cerr << "login refused (" << login.status
+                << "): " << login.json().value("message", login.body) << "\n";
       return 1;
     }
     options.token = login.json().value("token", "");

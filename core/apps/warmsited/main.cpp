@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
     options.initialAdminPassword = password;
 
   if (!parseListen("--listen", listen, options.http.address, options.http.port) ||
-      !parseListen("--replication-listen", replicationListen,
-                   options.replication.listener.address, options.replication.listener.port)) {
+      !parseListen("--replication-listen", replicationListen, options.replication.listener.address,
+                   options.replication.listener.port)) {
     return 2;
   }
   options.replication.tenantBandwidthBytesPerSecond =
@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
   try {
     warmsite::daemon::Orchestrator orchestrator(options);
     if (!portFile.empty()) {
-      std::ofstream(portFile) << orchestrator.port() << "\n" << orchestrator.replicationPort() << "\n";
+      std::ofstream(portFile) << orchestrator.port() << "\n"
+                              << orchestrator.replicationPort() << "\n";
     }
     spdlog::info("warmsited running (pid {}); SIGTERM or SIGINT stops it", getpid());
     int signal = 0;

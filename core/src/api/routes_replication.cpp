@@ -19,8 +19,9 @@ constexpr std::uint64_t kMaxJobReplicas = 10'000, kMaxScheduleMinutes = 7 * 24 *
 std::string jobTenant(ApiRequest& request, store::Transaction& tx) {
   if (!request.who().isProvider()) return request.who().tenantId;
   const auto tenantId = request.query("tenant_id");
-  if (!tenantId) throw badRequest("tenant_id is required for service provider accounts",
-                                  {{"field", "tenant_id"}});
+  if (!tenantId)
+    throw badRequest("tenant_id is required for service provider accounts",
+                     {{"field", "tenant_id"}});
   if (!tx.findTenant(*tenantId)) throw notFound("tenant", *tenantId);
   return *tenantId;
 }
@@ -50,8 +51,8 @@ void addReplicationRoutes(Router& router, ApiContext& context) {
                    }
                    return ApiResponse{200, toJsonArray(all)};
                  }
-                 return ApiResponse{200,
-                                    toJsonArray(tx.tenant(jobTenant(request, tx))->replicationJobs())};
+                 return ApiResponse{
+                     200, toJsonArray(tx.tenant(jobTenant(request, tx))->replicationJobs())};
                });
              });
 
@@ -66,12 +67,13 @@ void addReplicationRoutes(Router& router, ApiContext& context) {
         if (auto minutes = body.optionalUnsigned("schedule_minutes", 1, kMaxScheduleMinutes)) {
           job.scheduleMinutes = static_cast<std::uint32_t>(*minutes);
         }
-        job.retention =
-            static_cast<std::uint32_t>(body.optionalUnsigned("retention", 1, kMaxRetention).value_or(7));
+        job.retention = static_cast<std::uint32_t>(
+            body.optionalUnsigned("retention", 1, kMaxRetention).value_or(7));
         body.finish();
         if (job.name.empty()) throw badRequest("name must not be empty", {{"field", "name"}});
         if (job.replicaIds.empty()) {
-          throw badRequest("replica_ids must name at least one replica", {{"field", "replica_ids"}});
+          throw badRequest("replica_ids must name at least one replica",
+                           {{"field", "replica_ids"}});
         }
         if (std::set<std::string>(job.replicaIds.begin(), job.replicaIds.end()).size() !=
             job.replicaIds.size()) {
@@ -117,7 +119,8 @@ void addReplicationRoutes(Router& router, ApiContext& context) {
                    return ApiResponse{200, toJsonArray(tx.listReplicationRuns(limit))};
                  }
                  return ApiResponse{
-                     200, toJsonArray(tx.tenant(jobTenant(request, tx))->replicationRuns("", limit))};
+                     200,
+                     toJsonArray(tx.tenant(jobTenant(request, tx))->replicationRuns("", limit))};
                });
              });
 
@@ -126,8 +129,9 @@ void addReplicationRoutes(Router& router, ApiContext& context) {
                const auto limit = runLimit(request);
                return context.store.read([&](store::Transaction& tx) {
                  const auto replica = visibleReplica(request, tx, request.param("id"));
-                 return ApiResponse{200, toJsonArray(tx.tenant(replica.tenantId)
-                                                         ->replicationRuns(replica.id, limit))};
+                 return ApiResponse{
+                     200,
+                     toJsonArray(tx.tenant(replica.tenantId)->replicationRuns(replica.id, limit))};
                });
              });
 }

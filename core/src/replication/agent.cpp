@@ -1,9 +1,13 @@
 #include "replication/agent.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -47,7 +51,8 @@ std::optional<AgentState> loadState(const AgentOptions& options) {
 }
 
 void saveState(const AgentOptions& options, const AgentState& state) {
-  nlohmann::json json{{"restorePointId", state.restorePointId}, {"disks", nlohmann::json::object()}};
+  nlohmann::json json{{"restorePointId", state.restorePointId},
+                      {"disks", nlohmann::json::object()}};
   for (const auto& [diskId, disk] : state.disks) {
     json["disks"][diskId] = {{"bitmap", disk.bitmap}, {"sizeBytes", disk.sizeBytes}};
   }
@@ -89,6 +94,77 @@ std::string fullRunReason(const AgentOptions& options, const std::optional<Agent
   }
   return "";
 }
+
+// Sends extent frames on its own thread, so that hashing and compressing the next extents overlaps
+// encrypting and writing the previous ones. A failed send surfaces at the next push or at finish.
+class PipelinedSender {
+ public:
+  PipelinedSender(FrameStream& stream, BandwidthThrottle& throttle)
+      : stream_(stream), throttle_(throttle), thread_([this] { loop(); }) {}
+  ~PipelinedSender() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = aborted_ = true;
+    }
+    changed_.notify_all();
+    stream_.abort();  // a send blocked on a silent peer fails at once
+    thread_.join();
+  }
+
+  void push(std::string body) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return queue_.size() < kDepth || failure_; });
+    if (failure_) std::rethrow_exception(failure_);
+    queue_.push_back(std::move(body));
+    changed_.notify_all();
+  }
+
+  void finish() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+ private:
+  static constexpr std::size_t kDepth = 8;
+
+  void loop() {
+    while (true) {
+      std::string body;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
+        if (aborted_ || queue_.empty()) return;
+        body = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      changed_.notify_all();
+      try {
+        throttle_.take(body.size() + kFrameHeaderSize);
+        stream_.send(FrameType::kExtent, body);
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        failure_ = std::current_exception();
+        changed_.notify_all();
+        return;
+      }
+    }
+  }
+
+  FrameStream& stream_;
+  BandwidthThrottle& throttle_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> queue_;
+  bool closed_ = false, aborted_ = false;
+  std::exception_ptr failure_;
+  std::thread thread_;
+};
 
 struct DiskPlan {
   std::unique_ptr<NbdExport> source;
@@ -171,7 +247,8 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
       std::unique_ptr<FrameStream> stream;
       try {
         stream = FrameStream::connect(options.connect);
-        stream->sendJson(FrameType::kHello, {{"version", kProtocolVersion}, {"token", options.token}});
+        stream->sendJson(FrameType::kHello,
+                         {{"version", kProtocolVersion}, {"token", options.token}});
         stream->expect(FrameType::kWelcome);
         nlohmann::json begin{{"runId", result.runId},
                              {"replicaId", options.replicaId},
@@ -194,8 +271,9 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
             break;
           }
           if (reply.type != FrameType::kRunAccepted) {
-            throw ProtocolError("unexpected_frame", std::string("expected RUN_ACCEPTED, received ") +
-                                                        frameTypeName(reply.type));
+            throw ProtocolError(
+                "unexpected_frame",
+                std::string("expected RUN_ACCEPTED, received ") + frameTypeName(reply.type));
           }
           accepted = reply.json();
         } catch (const ProtocolError& e) {
@@ -212,6 +290,7 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
           say("resuming at disk " + std::to_string(resumeDisk) + " offset " +
               std::to_string(resumeOffset));
         }
+        PipelinedSender sender(*stream, throttle);
         for (std::size_t i = resumeDisk; i < plans.size(); ++i) {
           std::vector<DiskRange> remaining;
           for (const auto& range : plans[i].ranges) {
@@ -225,11 +304,11 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
                 extent.length = static_cast<std::uint32_t>(range.length);
                 extent.kind = range.zero ? ExtentKind::kZero : ExtentKind::kData;
                 extent.data = std::move(data);
-                const auto packed = packExtent(extent, options.compressionLevel);
-                throttle.take(packed.body.size() + kFrameHeaderSize);
-                stream->send(FrameType::kExtent, packed.body);
+                sender.push(packExtent(extent, options.compressionLevel).body);
               });
         }
+        sender.finish();
+        say("all extents sent; waiting for the SP to commit the restore point");
         stream->sendJson(FrameType::kRunCommit, {{"extents", result.extents},
                                                  {"changedBytes", result.changedBytes},
                                                  {"zeroBytes", result.zeroBytes}});
@@ -266,9 +345,8 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
   result.restorePointId = next.restorePointId;
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  say("restore point " + result.restorePointId + " committed: " +
-      std::to_string(result.wireBytes) + " bytes on the wire in " +
-      std::to_string(result.seconds) + " s");
+  say("restore point " + result.restorePointId + " committed: " + std::to_string(result.wireBytes) +
+      " bytes on the wire in " + std::to_string(result.seconds) + " s");
   return result;
 }
 

@@ -57,8 +57,8 @@ struct StatusMaps {
   std::uint64_t allocationEnd = 0, dirtyEnd = 0;
 };
 
-void appendSegments(std::vector<Segment>& segments, std::uint64_t& coveredEnd,
-                    std::uint64_t offset, const std::uint32_t* entries, std::size_t count) {
+void appendSegments(std::vector<Segment>& segments, std::uint64_t& coveredEnd, std::uint64_t offset,
+                    const std::uint32_t* entries, std::size_t count) {
   for (std::size_t i = 0; i + 1 < count; i += 2) {
     std::uint64_t start = offset;
     const std::uint64_t end = offset + entries[i];
@@ -107,7 +107,8 @@ bool ImageInfo::hasSnapshot(const std::string& name) const {
 }
 
 ImageInfo inspectImage(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) throw ImageError("image " + path.string() + " does not exist");
+  if (!std::filesystem::exists(path))
+    throw ImageError("image " + path.string() + " does not exist");
   const auto output = runTool({"qemu-img", "info", "--force-share", "--output=json", path});
   // Warnings (e.g. about inconsistent bitmaps) share the output: the JSON object is the part from
   // a line "{" to a line "}".
@@ -127,8 +128,8 @@ ImageInfo inspectImage(const std::filesystem::path& path) {
   info.allocatedBytes = json.value("actual-size", std::uint64_t{0});
   info.clusterSize = json.value("cluster-size", std::uint64_t{0});
   const auto specific = json.value("format-specific", nlohmann::json::object());
-  for (const auto& bitmap : specific.value("data", nlohmann::json::object())
-                                .value("bitmaps", nlohmann::json::array())) {
+  for (const auto& bitmap :
+       specific.value("data", nlohmann::json::object()).value("bitmaps", nlohmann::json::array())) {
     BitmapInfo entry;
     entry.name = bitmap.value("name", "");
     entry.granularity = bitmap.value("granularity", std::uint64_t{0});
@@ -152,7 +153,8 @@ void createQcow2(const std::filesystem::path& path, std::uint64_t virtualSize,
 }
 
 void resizeImage(const std::filesystem::path& path, std::uint64_t virtualSize) {
-  runTool({"qemu-img", "resize", "-q", "--shrink", "-f", "qcow2", path, std::to_string(virtualSize)});
+  runTool(
+      {"qemu-img", "resize", "-q", "--shrink", "-f", "qcow2", path, std::to_string(virtualSize)});
 }
 
 void addBitmap(const std::filesystem::path& path, const std::string& name,

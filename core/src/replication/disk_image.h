@@ -71,7 +71,7 @@ class NbdExport {
   struct Options {
     bool writable = false;
     std::string dirtyBitmap;  // export this bitmap as qemu:dirty-bitmap:<name>
-    std::string snapshot;     // serve this internal snapshot (read-only) instead of the active layer
+    std::string snapshot;  // serve this internal snapshot (read-only) instead of the active layer
   };
   NbdExport(const std::filesystem::path& image, const Options& options);
   ~NbdExport();

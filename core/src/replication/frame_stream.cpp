@@ -8,7 +8,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,18 +55,21 @@ std::string peerName(const sockaddr_storage& address) {
 // TLS 1.3 only: the replication port has no older clients to serve.
 SSL_CTX* serverContext(const security::TlsIdentity& identity) {
   SSL_CTX* context = SSL_CTX_new(TLS_server_method());
-  if (context == nullptr) throw std::runtime_error("cannot create a TLS context: " + openSslError());
+  if (context == nullptr)
+    throw std::runtime_error("cannot create a TLS context: " + openSslError());
   SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION);
   std::unique_ptr<BIO, decltype(&BIO_free)> chain(
       BIO_new_mem_buf(identity.certificateChainPem.data(),
                       static_cast<int>(identity.certificateChainPem.size())),
       &BIO_free);
   std::unique_ptr<BIO, decltype(&BIO_free)> key(
-      BIO_new_mem_buf(identity.privateKeyPem.data(), static_cast<int>(identity.privateKeyPem.size())),
+      BIO_new_mem_buf(identity.privateKeyPem.data(),
+                      static_cast<int>(identity.privateKeyPem.size())),
       &BIO_free);
   X509* leaf = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr);
   EVP_PKEY* privateKey = PEM_read_bio_PrivateKey(key.get(), nullptr, nullptr, nullptr);
-  bool ok = leaf != nullptr && privateKey != nullptr && SSL_CTX_use_certificate(context, leaf) == 1 &&
+  bool ok = leaf != nullptr && privateKey != nullptr &&
+            SSL_CTX_use_certificate(context, leaf) == 1 &&
             SSL_CTX_use_PrivateKey(context, privateKey) == 1;
   X509_free(leaf);
   EVP_PKEY_free(privateKey);
@@ -100,12 +105,28 @@ void ignoreBrokenPipes() {
 
 }  // namespace
 
-FrameStream::FrameStream(int fd, SSL* ssl, std::string peer)
-    : fd_(fd), ssl_(ssl), peer_(std::move(peer)) {}
+FrameStream::FrameStream(int fd, SSL* ssl, std::string peer, std::chrono::milliseconds timeout)
+    : fd_(fd),
+      wakeFd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      ssl_(ssl),
+      timeout_(timeout),
+      peer_(std::move(peer)) {}
 
 FrameStream::~FrameStream() {
   SSL_free(ssl_);
   close(fd_);
+  if (wakeFd_ >= 0) close(wakeFd_);
+}
+
+void FrameStream::waitReadable() {
+  if (SSL_pending(ssl_) > 0) return;
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+  int ready = 0;
+  do {
+    ready = poll(fds, wakeFd_ >= 0 ? 2 : 1, static_cast<int>(timeout_.count()));
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) throw TransportError("timed out waiting for " + peer_);
+  if (fds[1].revents != 0) throw TransportError("reading from " + peer_ + " was stopped");
 }
 
 std::unique_ptr<FrameStream> FrameStream::connect(const ConnectOptions& options) {
@@ -145,7 +166,7 @@ std::unique_ptr<FrameStream> FrameStream::connect(const ConnectOptions& options)
     return created;
   }();
   SSL* ssl = SSL_new(context);
-  std::unique_ptr<FrameStream> stream(new FrameStream(fd, ssl, where));
+  std::unique_ptr<FrameStream> stream(new FrameStream(fd, ssl, where, options.timeout));
   SSL_set_fd(ssl, fd);
   SSL_set_tlsext_host_name(ssl, options.host.c_str());
   if (SSL_connect(ssl) != 1) {
@@ -168,6 +189,7 @@ std::unique_ptr<FrameStream> FrameStream::connect(const ConnectOptions& options)
 void FrameStream::readExactly(void* buffer, std::size_t length) {
   auto* out = static_cast<char*>(buffer);
   while (length > 0) {
+    waitReadable();
     const int n = SSL_read(ssl_, out, static_cast<int>(std::min<std::size_t>(length, 1 << 30)));
     if (n <= 0) {
       const int error = SSL_get_error(ssl_, n);
@@ -233,11 +255,20 @@ Frame FrameStream::expect(FrameType type) {
   return frame;
 }
 
-void FrameStream::abort() noexcept { shutdown(fd_, SHUT_RDWR); }
+void FrameStream::abort() noexcept {
+  shutdown(fd_, SHUT_RDWR);
+}
+
+void FrameStream::stopReading() noexcept {
+  const std::uint64_t one = 1;
+  if (write(wakeFd_, &one, sizeof one) < 0) shutdown(fd_, SHUT_RDWR);  // no eventfd: cut it
+}
 
 FrameListener::FrameListener(Options options, const security::TlsIdentity& identity,
                              Handler handler)
-    : options_(std::move(options)), handler_(std::move(handler)), context_(serverContext(identity)) {}
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      context_(serverContext(identity)) {}
 
 FrameListener::~FrameListener() {
   stop();
@@ -318,7 +349,7 @@ void FrameListener::serve(int fd, std::string peer) {
     std::lock_guard lock(mutex_);
     ssl = SSL_new(context_);
   }
-  FrameStream stream(fd, ssl, std::move(peer));
+  FrameStream stream(fd, ssl, std::move(peer), options_.timeout);
   SSL_set_fd(ssl, fd);
   if (SSL_accept(ssl) == 1) {
     handler_(stream);

@@ -52,18 +52,24 @@ class FrameStream {
 
   // Closes the connection at once (from another thread too): blocked calls fail.
   void abort() noexcept;
+  // Wakes a receive blocked in another thread: it fails with TransportError, and the connection
+  // stays usable for sending (the TLS state is untouched).
+  void stopReading() noexcept;
   std::uint64_t bytesSent() const noexcept { return bytesSent_; }
   std::uint64_t bytesReceived() const noexcept { return bytesReceived_; }
   std::string peer() const { return peer_; }
 
  private:
-  FrameStream(int fd, SSL* ssl, std::string peer);
+  FrameStream(int fd, SSL* ssl, std::string peer, std::chrono::milliseconds timeout);
+  void waitReadable();
   void readExactly(void* buffer, std::size_t length);
   void writeAll(const void* buffer, std::size_t length);
   friend class FrameListener;
 
   int fd_;
+  int wakeFd_;  // an eventfd that stopReading signals
   SSL* ssl_;
+  std::chrono::milliseconds timeout_;
   std::string peer_;
   std::uint64_t bytesSent_ = 0;
   std::uint64_t bytesReceived_ = 0;
@@ -74,7 +80,7 @@ class FrameListener {
   using Handler = std::function<void(FrameStream&)>;
   struct Options {
     std::string address = "0.0.0.0";
-    std::uint16_t port = 6181;  // 0 = any free port (tests)
+    std::uint16_t port = 6181;                  // 0 = any free port (tests)
     std::chrono::milliseconds timeout{60'000};  // a silent peer is dropped after this
   };
 

@@ -4,7 +4,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <optional>
+#include <thread>
 
 #include "api/api_context.h"
 #include "domain/ids.h"
@@ -16,6 +21,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kGiB = 1ull << 30;
+constexpr std::size_t kWritesInFlight = 16;
 
 std::uint64_t allocatedOnDisk(const std::filesystem::path& path) {
   struct stat info {};
@@ -23,7 +29,9 @@ std::uint64_t allocatedOnDisk(const std::filesystem::path& path) {
   return static_cast<std::uint64_t>(info.st_blocks) * 512;
 }
 
-std::string snapshotName(const std::string& restorePointId) { return restorePointId; }
+std::string snapshotName(const std::string& restorePointId) {
+  return restorePointId;
+}
 
 nlohmann::json committedReply(const domain::ReplicationRun& run,
                               const std::vector<std::string>& expired) {
@@ -33,13 +41,95 @@ nlohmann::json committedReply(const domain::ReplicationRun& run,
     zero += disk.zeroBytes;
     extents += disk.extents;
   }
-  return {{"runId", run.id},
-          {"restorePointId", run.restorePointId},
-          {"changedBytes", changed},
-          {"zeroBytes", zero},
-          {"extents", extents},
-          {"expiredRestorePoints", expired}};
+  return {{"runId", run.id},         {"restorePointId", run.restorePointId},
+          {"changedBytes", changed}, {"zeroBytes", zero},
+          {"extents", extents},      {"expiredRestorePoints", expired}};
 }
+
+// Verifies and writes a run's extents on its own thread, so that checking the hashes of some
+// overlaps decrypting the next ones. Only the connection's thread touches the TLS stream.
+class ExtentWriter {
+ public:
+  // `failed` runs on the writer's thread when an extent fails (to wake the reading thread).
+  ExtentWriter(std::function<void(std::string&&)> write, std::function<void()> drain,
+               std::function<void()> failed)
+      : write_(std::move(write)),
+        drain_(std::move(drain)),
+        failed_(std::move(failed)),
+        thread_([this] { loop(); }) {}
+  ~ExtentWriter() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = aborted_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Blocks while the queue is full; a failure of an earlier extent surfaces here.
+  void push(std::string body) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return queue_.size() < kDepth || failure_; });
+    if (failure_) std::rethrow_exception(failure_);
+    queue_.push_back(std::move(body));
+    changed_.notify_all();
+  }
+
+  void rethrowFailure() {
+    std::lock_guard lock(mutex_);
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+  // Waits until every extent is written and its write completed.
+  void finish() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+ private:
+  static constexpr std::size_t kDepth = 8;
+
+  void loop() {
+    try {
+      while (true) {
+        std::string body;
+        {
+          std::unique_lock lock(mutex_);
+          changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
+          if (aborted_) return;
+          if (queue_.empty()) break;
+          body = std::move(queue_.front());
+          queue_.pop_front();
+        }
+        changed_.notify_all();
+        write_(std::move(body));
+      }
+      drain_();
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex_);
+        failure_ = std::current_exception();
+      }
+      changed_.notify_all();
+      failed_();
+    }
+  }
+
+  std::function<void(std::string&&)> write_;
+  std::function<void()> drain_;
+  std::function<void()> failed_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> queue_;
+  bool closed_ = false, aborted_ = false;
+  std::exception_ptr failure_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -70,9 +160,28 @@ struct ReplicationReceiver::ActiveRun {
   std::vector<Disk> disks;
   std::map<std::string, std::uint64_t> quotaLeft;  // per plan storage, bytes
   std::string planName;
-  // Everything before (disk, offset) is written; extents arrive in this order.
+  // Everything before (disk, offset) is written; extents arrive in this order and are written
+  // asynchronously, up to kWritesInFlight at once, up to (issuedDisk, issuedOffset).
   std::uint16_t disk = 0;
   std::uint64_t offset = 0;
+  std::uint16_t issuedDisk = 0;
+  std::uint64_t issuedOffset = 0;
+  struct Write {
+    nbd_handle* handle = nullptr;
+    std::int64_t cookie = 0;
+    std::unique_ptr<std::string> data;  // owned until the write completes
+    std::uint16_t disk = 0;
+    std::uint64_t offset = 0, length = 0, wireBytes = 0;
+    bool zero = false;
+  };
+  std::deque<Write> writes;
+
+  ~ActiveRun() { closeImages(); }
+  // Closing a handle ends its requests, so the buffers of writes in flight may go after it.
+  void closeImages() {
+    for (auto& d : disks) d.image.reset();
+    writes.clear();
+  }
   std::uint64_t extents = 0, changedBytes = 0, zeroBytes = 0;
   // The connection serving it, and since when none has; guarded by the receiver's mutex.
   FrameStream* connection = nullptr;
@@ -89,7 +198,9 @@ ReplicationReceiver::ReplicationReceiver(store::Store& store, security::Authenti
       options_(options),
       listener_(options.listener, identity, [this](FrameStream& stream) { serve(stream); }) {}
 
-ReplicationReceiver::~ReplicationReceiver() { stop(); }
+ReplicationReceiver::~ReplicationReceiver() {
+  stop();
+}
 
 void ReplicationReceiver::start() {
   // No run survives a restart: its qemu-nbd children are gone. The next run reverts its disks.
@@ -115,7 +226,8 @@ void ReplicationReceiver::stop() {
 BandwidthThrottle& ReplicationReceiver::throttleOf(const std::string& tenantId) {
   std::lock_guard lock(mutex_);
   auto& throttle = throttles_[tenantId];
-  if (!throttle) throttle = std::make_unique<BandwidthThrottle>(options_.tenantBandwidthBytesPerSecond);
+  if (!throttle)
+    throttle = std::make_unique<BandwidthThrottle>(options_.tenantBandwidthBytesPerSecond);
   return *throttle;
 }
 
@@ -139,8 +251,9 @@ void ReplicationReceiver::serve(FrameStream& stream) {
       api::requireTenantMayWork(tx, *found, true);
       return *found;
     });
-    stream.sendJson(FrameType::kWelcome,
-                    {{"version", kProtocolVersion}, {"tenantId", tenantId}, {"tenant", tenant.name}});
+    stream.sendJson(
+        FrameType::kWelcome,
+        {{"version", kProtocolVersion}, {"tenantId", tenantId}, {"tenant", tenant.name}});
 
     while (true) {
       const auto request = stream.expect(FrameType::kRunBegin).json();
@@ -164,6 +277,8 @@ void ReplicationReceiver::serve(FrameStream& stream) {
         std::lock_guard lock(mutex_);
         current->connection = &stream;
       }
+      current->issuedDisk = current->disk;  // a resume starts where the written data ends
+      current->issuedOffset = current->offset;
       stream.sendJson(FrameType::kRunAccepted, {{"runId", current->record.id},
                                                 {"resumeDisk", current->disk},
                                                 {"resumeOffset", current->offset}});
@@ -239,8 +354,8 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
     for (auto& [id, other] : runs_) {
       if (other->record.replicaId != replicaId || other->record.tenantId != tenantId) continue;
       if (other->connection != nullptr) {
-        throw ProtocolError("replica_busy", "run " + id + " of replica " + replicaId +
-                                                " is still receiving data");
+        throw ProtocolError("replica_busy",
+                            "run " + id + " of replica " + replicaId + " is still receiving data");
       }
       replaced.push_back(other);
     }
@@ -248,8 +363,8 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
   for (auto& other : replaced) {
     std::unique_lock otherLock(other->mutex, std::try_to_lock);
     if (!otherLock.owns_lock()) {
-      throw ProtocolError("replica_busy", "run " + other->record.id + " of replica " +
-                                              replicaId + " is still receiving data");
+      throw ProtocolError("replica_busy", "run " + other->record.id + " of replica " + replicaId +
+                                              " is still receiving data");
     }
     failRun(*other, "replaced by run " + runId + " before it was committed");
   }
@@ -263,22 +378,23 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
         run->record = *previous;  // the agent missed COMMITTED: it gets it again
         return;
       }
-      throw ProtocolError("run_closed", "run " + runId + " already ended as " +
-                                            std::string(domain::toString(previous->state)) +
-                                            (previous->error.empty() ? "" : ": " + previous->error));
+      throw ProtocolError("run_closed",
+                          "run " + runId + " already ended as " +
+                              std::string(domain::toString(previous->state)) +
+                              (previous->error.empty() ? "" : ": " + previous->error));
     }
     const auto replica = scope->findReplica(replicaId);
     if (!replica) throw ProtocolError("not_found", "replica " + replicaId + " not found");
     if (replica->deleting || replica->state != domain::ReplicaState::kReady) {
-      throw ProtocolError("replica_busy",
-                          "replica " + replica->name + " is " +
-                              std::string(domain::toString(replica->state)) +
-                              (replica->deleting ? " and being deleted" : "") +
-                              "; replication resumes once it is ready");
+      throw ProtocolError("replica_busy", "replica " + replica->name + " is " +
+                                              std::string(domain::toString(replica->state)) +
+                                              (replica->deleting ? " and being deleted" : "") +
+                                              "; replication resumes once it is ready");
     }
     const auto subscription = scope->findSubscription(replica->subscriptionId);
     const auto plan = subscription ? tx.findPlan(subscription->planId) : std::nullopt;
-    if (!plan) throw ProtocolError("not_found", "the plan of replica " + replica->name + " is gone");
+    if (!plan)
+      throw ProtocolError("not_found", "the plan of replica " + replica->name + " is gone");
     run->planName = plan->name;
 
     const auto& disks = request.value("disks", nlohmann::json::array());
@@ -290,8 +406,9 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
     for (const auto& entry : disks) {
       const std::string diskId = entry.value("diskId", "");
       const std::uint64_t size = entry.value("sizeBytes", std::uint64_t{0});
-      auto declared = std::find_if(replica->disks.begin(), replica->disks.end(),
-                                   [&](const domain::ReplicaDisk& d) { return d.diskId == diskId; });
+      auto declared =
+          std::find_if(replica->disks.begin(), replica->disks.end(),
+                       [&](const domain::ReplicaDisk& d) { return d.diskId == diskId; });
       if (declared == replica->disks.end()) {
         throw ProtocolError("bad_request", "replica " + replica->name + " has no disk " + diskId);
       }
@@ -317,14 +434,13 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
       if (latest.empty() || base != latest) {
         throw ProtocolError("base_mismatch",
                             "the replica's newest restore point is " +
-                                (latest.empty() ? std::string("none") : latest) +
-                                ", not " + (base.empty() ? std::string("none") : base) +
-                                "; send a full run");
+                                (latest.empty() ? std::string("none") : latest) + ", not " +
+                                (base.empty() ? std::string("none") : base) + "; send a full run");
       }
       for (const auto& disk : run->disks) {
         if (!std::filesystem::exists(disk.path)) {
-          throw ProtocolError("base_mismatch",
-                              "the replica has no data for disk " + disk.diskId + "; send a full run");
+          throw ProtocolError("base_mismatch", "the replica has no data for disk " + disk.diskId +
+                                                   "; send a full run");
         }
       }
     }
@@ -352,7 +468,6 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
       }
       run->retention = job->retention;
     }
-
 
     auto& record = run->record;
     record.id = runId;
@@ -384,8 +499,8 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
         }
         if (info.virtualSize != disk.size) {
           if (run->record.kind != "full") {
-            throw ProtocolError("base_mismatch", "disk " + disk.diskId +
-                                                     " changed size; send a full run");
+            throw ProtocolError("base_mismatch",
+                                "disk " + disk.diskId + " changed size; send a full run");
           }
           resizeImage(disk.path, disk.size);  // older restore points keep their size
         }
@@ -404,61 +519,121 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
   return run;
 }
 
-
 nlohmann::json ReplicationReceiver::receiveExtents(FrameStream& stream, ActiveRun& run) {
   auto& throttle = throttleOf(run.record.tenantId);
+  // Writes stay in flight while the next extents arrive; whatever ends this loop, the ones still
+  // in flight finish first (their buffers live here) and count towards the resume point.
+  struct Drain {
+    ActiveRun& run;
+    ~Drain() {
+      try {
+        retireWrites(run, true);
+      } catch (const ImageError&) {
+      }
+    }
+  } drain{run};
+  ExtentWriter writer([&](std::string&& body) { writeExtent(run, std::move(body)); },
+                      [&] { retireWrites(run, true); }, [&] { stream.stopReading(); });
   while (true) {
-    Frame frame = stream.receive();
-    if (frame.type == FrameType::kRunCommit) return frame.json();
+    Frame frame;
+    try {
+      frame = stream.receive();
+    } catch (const TransportError&) {
+      writer.rethrowFailure();  // the writer's refusal is the reason, if it stopped the reading
+      throw;
+    }
+    if (frame.type == FrameType::kRunCommit) {
+      writer.finish();
+      return frame.json();
+    }
     if (frame.type != FrameType::kExtent) {
-      throw ProtocolError("unexpected_frame", std::string("expected EXTENT or RUN_COMMIT, received ") +
-                                                  frameTypeName(frame.type));
+      throw ProtocolError(
+          "unexpected_frame",
+          std::string("expected EXTENT or RUN_COMMIT, received ") + frameTypeName(frame.type));
     }
     throttle.take(frame.body.size() + kFrameHeaderSize);
-    const Extent extent = unpackExtent(frame.body);
-    if (extent.disk >= run.disks.size()) {
-      throw ProtocolError("bad_frame", "extent for disk " + std::to_string(extent.disk) +
-                                           " of a run with " + std::to_string(run.disks.size()));
+    writer.push(std::move(frame.body));
+  }
+}
+
+void ReplicationReceiver::writeExtent(ActiveRun& run, std::string body) {
+  const std::uint64_t wireBytes = body.size() + kFrameHeaderSize;
+  Extent extent = unpackExtent(std::move(body));
+  if (extent.disk >= run.disks.size()) {
+    throw ProtocolError("bad_frame", "extent for disk " + std::to_string(extent.disk) +
+                                         " of a run with " + std::to_string(run.disks.size()));
+  }
+  auto& disk = run.disks[extent.disk];
+  if (extent.disk < run.issuedDisk ||
+      (extent.disk == run.issuedDisk && extent.offset < run.issuedOffset)) {
+    throw ProtocolError("bad_frame", "extents must come in order: disk " +
+                                         std::to_string(extent.disk) + " offset " +
+                                         std::to_string(extent.offset) + " is before disk " +
+                                         std::to_string(run.issuedDisk) + " offset " +
+                                         std::to_string(run.issuedOffset));
+  }
+  if (extent.offset + extent.length > disk.size) {
+    throw ProtocolError("bad_frame", "extent at " + std::to_string(extent.offset) +
+                                         " runs past the end of disk " + disk.diskId);
+  }
+  ActiveRun::Write write;
+  write.disk = extent.disk;
+  write.offset = extent.offset;
+  write.length = extent.length;
+  write.zero = extent.kind == ExtentKind::kZero;
+  write.wireBytes = wireBytes;
+  nbd_handle* handle = disk.image->handle();
+  if (!write.zero) {
+    auto& left = run.quotaLeft[disk.storage];
+    if (left < extent.length) {
+      const std::string message = "storage " + disk.storage + " of plan " + run.planName +
+                                  " has no room for more replica data (quota reached)";
+      retireWrites(run, true);
+      failRun(run, message);
+      throw ProtocolError("quota_exceeded", message);
     }
-    auto& disk = run.disks[extent.disk];
-    if (extent.disk < run.disk || (extent.disk == run.disk && extent.offset < run.offset)) {
-      throw ProtocolError("bad_frame", "extents must come in order: disk " +
-                                           std::to_string(extent.disk) + " offset " +
-                                           std::to_string(extent.offset) + " is before disk " +
-                                           std::to_string(run.disk) + " offset " +
-                                           std::to_string(run.offset));
+    left -= extent.length;
+    write.data = std::make_unique<std::string>(std::move(extent.data));
+    write.cookie = nbd_aio_pwrite(handle, write.data->data(), write.data->size(), extent.offset,
+                                  NBD_NULL_COMPLETION, 0);
+  } else {
+    write.cookie = nbd_aio_zero(handle, extent.length, extent.offset, NBD_NULL_COMPLETION, 0);
+  }
+  if (write.cookie < 0) {
+    throw ImageError("writing disk " + disk.diskId + " failed: " + nbd_get_error());
+  }
+  write.handle = handle;
+  run.writes.push_back(std::move(write));
+  run.issuedDisk = extent.disk;
+  run.issuedOffset = extent.offset + extent.length;
+  retireWrites(run, run.writes.size() >= kWritesInFlight);
+}
+
+void ReplicationReceiver::retireWrites(ActiveRun& run, bool wait) {
+  // Oldest first: the resume point only moves past writes that completed in order.
+  while (!run.writes.empty()) {
+    auto& head = run.writes.front();
+    nbd_poll(head.handle, 0);  // libnbd moves requests and replies only when polled
+    int done = nbd_aio_command_completed(head.handle, head.cookie);
+    while (done == 0 && (wait || run.writes.size() >= kWritesInFlight)) {
+      if (nbd_poll(head.handle, -1) < 0) break;
+      done = nbd_aio_command_completed(head.handle, head.cookie);
     }
-    if (extent.offset + extent.length > disk.size) {
-      throw ProtocolError("bad_frame", "extent at " + std::to_string(extent.offset) +
-                                           " runs past the end of disk " + disk.diskId);
+    if (done == 0) return;
+    if (done != 1) {
+      // The run fails; failRun closes the handles before the other buffers go.
+      const std::string error = nbd_get_error() ? nbd_get_error() : "unknown error";
+      throw ImageError("writing disk " + run.disks[head.disk].diskId + " failed: " + error);
     }
-    if (extent.kind == ExtentKind::kData) {
-      auto& left = run.quotaLeft[disk.storage];
-      if (left < extent.length) {
-        const std::string message = "storage " + disk.storage + " of plan " + run.planName +
-                                    " has no room for more replica data (quota reached)";
-        failRun(run, message);
-        throw ProtocolError("quota_exceeded", message);
-      }
-      left -= extent.length;
-      if (nbd_pwrite(disk.image->handle(), extent.data.data(), extent.data.size(), extent.offset,
-                     0) != 0) {
-        throw ImageError("writing disk " + disk.diskId + " failed: " + nbd_get_error());
-      }
-      run.changedBytes += extent.length;
-      run.record.disks[extent.disk].changedBytes += extent.length;
-    } else {
-      if (nbd_zero(disk.image->handle(), extent.length, extent.offset, 0) != 0) {
-        throw ImageError("zeroing disk " + disk.diskId + " failed: " + nbd_get_error());
-      }
-      run.zeroBytes += extent.length;
-      run.record.disks[extent.disk].zeroBytes += extent.length;
-    }
-    run.record.disks[extent.disk].wireBytes += frame.body.size() + kFrameHeaderSize;
-    ++run.record.disks[extent.disk].extents;
+    auto& figures = run.record.disks[head.disk];
+    (head.zero ? run.zeroBytes : run.changedBytes) += head.length;
+    (head.zero ? figures.zeroBytes : figures.changedBytes) += head.length;
+    figures.wireBytes += head.wireBytes;
+    ++figures.extents;
     ++run.extents;
-    run.disk = extent.disk;
-    run.offset = extent.offset + extent.length;
+    run.disk = head.disk;
+    run.offset = head.offset + head.length;
+    run.writes.pop_front();
   }
 }
 
@@ -466,10 +641,10 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
   if (totals.value("extents", std::uint64_t{0}) != run.extents ||
       totals.value("changedBytes", std::uint64_t{0}) != run.changedBytes ||
       totals.value("zeroBytes", std::uint64_t{0}) != run.zeroBytes) {
-    const std::string message =
-        "the run is incomplete: the agent sent " + totals.dump() + ", the SP received " +
-        std::to_string(run.extents) + " extents, " + std::to_string(run.changedBytes) +
-        " changed bytes, " + std::to_string(run.zeroBytes) + " zero bytes";
+    const std::string message = "the run is incomplete: the agent sent " + totals.dump() +
+                                ", the SP received " + std::to_string(run.extents) + " extents, " +
+                                std::to_string(run.changedBytes) + " changed bytes, " +
+                                std::to_string(run.zeroBytes) + " zero bytes";
     failRun(run, message);
     throw ProtocolError("incomplete_run", message);
   }
@@ -537,7 +712,7 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
 }
 
 void ReplicationReceiver::failRun(ActiveRun& run, const std::string& error) {
-  for (auto& disk : run.disks) disk.image.reset();  // qemu-nbd stops; the data stays uncommitted
+  run.closeImages();  // qemu-nbd stops; the data stays uncommitted
   if (run.record.state != domain::ReplicationRunState::kRunning) return;
   run.record.state = domain::ReplicationRunState::kFailed;
   run.record.error = error;

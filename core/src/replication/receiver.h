@@ -64,6 +64,10 @@ class ReplicationReceiver {
   std::shared_ptr<ActiveRun> beginRun(const std::string& tenantId, const nlohmann::json& request);
   // Writes extents until RUN_COMMIT arrives; returns its totals.
   nlohmann::json receiveExtents(FrameStream& stream, ActiveRun& run);
+  // Checks one extent and starts writing it (on the run's writer thread).
+  void writeExtent(ActiveRun& run, std::string body);
+  // Counts the writes that completed, oldest first; with `wait`, waits for all of them.
+  static void retireWrites(ActiveRun& run, bool wait);
   nlohmann::json commitRun(ActiveRun& run, const nlohmann::json& totals);
   void failRun(ActiveRun& run, const std::string& error);
   void reapAbandonedRuns();

@@ -19,7 +19,8 @@ class BandwidthThrottle {
     const auto now = Clock::now();
     const double rate = static_cast<double>(rate_);
     const double burst = rate / 4;  // a quarter second of traffic
-    tokens_ = std::min(burst, tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
+    tokens_ =
+        std::min(burst, tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
     refilled_ = now;
     tokens_ -= static_cast<double>(bytes);
     if (tokens_ >= 0) return;

@@ -50,14 +50,22 @@ ZSTD_DCtx* decompressionContext() {
 
 const char* frameTypeName(FrameType type) noexcept {
   switch (type) {
-    case FrameType::kHello: return "HELLO";
-    case FrameType::kWelcome: return "WELCOME";
-    case FrameType::kRunBegin: return "RUN_BEGIN";
-    case FrameType::kRunAccepted: return "RUN_ACCEPTED";
-    case FrameType::kExtent: return "EXTENT";
-    case FrameType::kRunCommit: return "RUN_COMMIT";
-    case FrameType::kCommitted: return "COMMITTED";
-    case FrameType::kError: return "ERROR";
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kWelcome:
+      return "WELCOME";
+    case FrameType::kRunBegin:
+      return "RUN_BEGIN";
+    case FrameType::kRunAccepted:
+      return "RUN_ACCEPTED";
+    case FrameType::kExtent:
+      return "EXTENT";
+    case FrameType::kRunCommit:
+      return "RUN_COMMIT";
+    case FrameType::kCommitted:
+      return "COMMITTED";
+    case FrameType::kError:
+      return "ERROR";
   }
   return "UNKNOWN";
 }
@@ -65,7 +73,8 @@ const char* frameTypeName(FrameType type) noexcept {
 nlohmann::json Frame::json() const {
   auto parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object()) {
-    throw ProtocolError("bad_frame", std::string(frameTypeName(type)) + " body is not a JSON object");
+    throw ProtocolError("bad_frame",
+                        std::string(frameTypeName(type)) + " body is not a JSON object");
   }
   return parsed;
 }
@@ -129,7 +138,7 @@ PackedExtent packExtent(const Extent& extent, int compressionLevel) {
   return packed;
 }
 
-Extent unpackExtent(std::string_view body) {
+Extent unpackExtent(std::string body) {
   if (body.size() < kExtentHeaderSize) {
     throw ProtocolError("bad_frame", "EXTENT body of " + std::to_string(body.size()) +
                                          " bytes is shorter than its header");
@@ -141,8 +150,9 @@ Extent unpackExtent(std::string_view body) {
   const unsigned char codec = in[3];
   extent.length = static_cast<std::uint32_t>(getBigEndian(in + 4, 4));
   extent.offset = getBigEndian(in + 8, 8);
-  const unsigned char* digest = in + 16;
-  const std::string_view payload = body.substr(kExtentHeaderSize);
+  unsigned char digest[32];
+  std::memcpy(digest, in + 16, sizeof digest);
+  const std::string_view payload = std::string_view(body).substr(kExtentHeaderSize);
 
   if (kind > static_cast<unsigned char>(ExtentKind::kZero) ||
       codec > static_cast<unsigned char>(Codec::kZstd)) {
@@ -162,8 +172,9 @@ Extent unpackExtent(std::string_view body) {
 
   if (static_cast<Codec>(codec) == Codec::kZstd) {
     extent.data.resize(extent.length);
-    const std::size_t size = ZSTD_decompressDCtx(decompressionContext(), extent.data.data(),
-                                                 extent.data.size(), payload.data(), payload.size());
+    const std::size_t size =
+        ZSTD_decompressDCtx(decompressionContext(), extent.data.data(), extent.data.size(),
+                            payload.data(), payload.size());
     if (ZSTD_isError(size) || size != extent.length) {
       throw ProtocolError("extent_corrupt", "extent at offset " + std::to_string(extent.offset) +
                                                 " does not decompress to its length");
@@ -175,7 +186,8 @@ Extent unpackExtent(std::string_view body) {
                                                 " bytes instead of " +
                                                 std::to_string(extent.length));
     }
-    extent.data.assign(payload);
+    body.erase(0, kExtentHeaderSize);  // in place: no new buffer for the bytes
+    extent.data = std::move(body);
   }
   const auto actual = sha256Of(extent.data.data(), extent.data.size());
   if (std::memcmp(actual.data(), digest, actual.size()) != 0) {

@@ -12,7 +12,7 @@
 
 namespace warmsite::replication {
 
-inline constexpr std::uint32_t kMaxExtentLength = 1u << 20;  // reader chunks are at most 1 MiB
+inline constexpr std::uint32_t kMaxExtentLength = 1u << 20;      // reader chunks are at most 1 MiB
 inline constexpr std::uint32_t kMaxZeroExtentLength = 1u << 30;  // a zero extent carries no bytes
 inline constexpr std::uint32_t kMaxFrameBody = kMaxExtentLength + 4096;
 inline constexpr std::size_t kFrameHeaderSize = 8;
@@ -72,6 +72,7 @@ struct PackedExtent {
 // Hashes the plain bytes (SHA-256) and compresses them with zstd when that makes them smaller.
 PackedExtent packExtent(const Extent& extent, int compressionLevel);
 // Decompresses and checks the hash; ProtocolError "extent_corrupt" when the bytes do not match.
-Extent unpackExtent(std::string_view body);
+// Takes the body so that uncompressed bytes stay in its buffer instead of being copied.
+Extent unpackExtent(std::string body);
 
 }  // namespace warmsite::replication

@@ -60,9 +60,9 @@ void bindRun(SQLite::Statement& statement, const domain::ReplicationRun& run) {
 }  // namespace
 
 std::vector<domain::ReplicationRun> selectReplicationRuns(SQLite::Database& db,
-                                                         const std::string& where,
-                                                         const std::vector<std::string>& values,
-                                                         std::uint32_t limit) {
+                                                          const std::string& where,
+                                                          const std::vector<std::string>& values,
+                                                          std::uint32_t limit) {
   CachedStatement query(db, std::string("SELECT ") + kRunColumns + " FROM replication_runs " +
                                 where + " ORDER BY started_unix DESC, rowid DESC LIMIT " +
                                 std::to_string(limit));
@@ -139,7 +139,8 @@ void SqliteTenantScope::deleteReplicationJob(const std::string& id) {
     CachedStatement remove(db_, "DELETE FROM replication_jobs WHERE id = ? AND tenant_id = ?");
     remove.bind(1, id);
     remove.bind(2, tenantId());
-    if (remove.exec() == 0) throw StoreError(Kind::kNotFound, "replication job " + id + " not found");
+    if (remove.exec() == 0)
+      throw StoreError(Kind::kNotFound, "replication job " + id + " not found");
   });
 }
 
@@ -197,7 +198,8 @@ std::vector<domain::ReplicationRun> SqliteTenantScope::replicationRuns(const std
 // ------------------------------------------------------------------------------
 
 std::vector<domain::ReplicationRun> SqliteTransaction::listReplicationRuns(std::uint32_t limit) {
-  return guarded("list replication runs", [&] { return selectReplicationRuns(*db_, "", {}, limit); });
+  return guarded("list replication runs",
+                 [&] { return selectReplicationRuns(*db_, "", {}, limit); });
 }
 
 std::size_t SqliteTransaction::failRunningReplicationRuns(const std::string& reason,

@@ -1,6 +1,7 @@
 #pragma once
 // The SQLite transaction and tenant scope. Their methods are defined by concern in
-// sqlite_accounts.cpp, sqlite_resources.cpp, sqlite_subscriptions.cpp, sqlite_replicas.cpp, sqlite_replication.cpp and sqlite_tasks.cpp.
+// sqlite_accounts.cpp, sqlite_resources.cpp, sqlite_subscriptions.cpp, sqlite_replicas.cpp,
+// sqlite_replication.cpp and sqlite_tasks.cpp.
 
 #include "store/sqlite_connection.h"
 
@@ -142,8 +143,7 @@ class SqliteTransaction final : public Transaction {
   std::vector<domain::FailoverSession> listSessions(std::uint32_t limit) override;
   std::vector<domain::FailoverSession> sessionsInProgress() override;
   std::vector<domain::ReplicationRun> listReplicationRuns(std::uint32_t limit) override;
-  std::size_t failRunningReplicationRuns(const std::string& reason,
-                                         std::int64_t nowUnix) override;
+  std::size_t failRunningReplicationRuns(const std::string& reason, std::int64_t nowUnix) override;
   std::string setting(const std::string& key) override;
   void setSetting(const std::string& key, const std::string& value) override;
 
@@ -174,9 +174,9 @@ std::vector<domain::Subscription> selectSubscriptions(SQLite::Database& db,
                                                       const std::string& where,
                                                       const std::vector<std::string>& values);
 std::vector<domain::ReplicationRun> selectReplicationRuns(SQLite::Database& db,
-                                                         const std::string& where,
-                                                         const std::vector<std::string>& values,
-                                                         std::uint32_t limit);
+                                                          const std::string& where,
+                                                          const std::vector<std::string>& values,
+                                                          std::uint32_t limit);
 std::vector<domain::Task> selectTasks(SQLite::Database& db, const std::string& where,
                                       const std::vector<std::string>& values, std::uint32_t limit);
 std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::string& where,

@@ -1,0 +1,215 @@
+// Replication through the whole SP (API login, replication port over TLS 1.3 on loopback,
+// receiver writing a qcow2 replica through qemu-nbd, restore point at commit), in one process,
+// against nbdcopy copying the same image between the same kinds of qemu-nbd exports:
+//
+//   replication_full_throughput_ratio   a full run of a 1 GiB disk of random data: nbdcopy's
+//                                       time / the agent's time (higher is better; 1 = as fast)
+//   replication_incremental_s           a run after 5 % of the disk changed in scattered writes
+//   replication_wire_vs_changed_ratio   bytes the agent sent in that run / changed bytes before
+//                                       compression (the writes are random data: no help from zstd)
+//
+// Usage: replication [--size-mib N] [--changed-percent P]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "client/api_client.h"
+#include "daemon/orchestrator.h"
+#include "engine/script_runner.h"
+#include "replication/agent.h"
+#include "replication/disk_image.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint64_t kMiB = 1 << 20;
+
+void require(bool ok, const std::string& what) {
+  if (!ok) {
+    std::fprintf(stderr, "failed: %s\n", what.c_str());
+    std::exit(1);
+  }
+}
+
+void run(const std::vector<std::string>& arguments) {
+  const auto result = warmsite::engine::runCommand(arguments, {}, std::chrono::seconds(600));
+  require(result.succeeded, arguments[0] + " " + arguments[1] + ": " + result.output);
+}
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void writeRandom(const std::filesystem::path& path, std::uint64_t bytes, unsigned seed) {
+  std::mt19937_64 generator(seed);
+  std::ofstream out(path, std::ios::binary);
+  std::vector<std::uint64_t> block(kMiB / 8);
+  for (std::uint64_t at = 0; at < bytes; at += kMiB) {
+    for (auto& word : block) word = generator();
+    out.write(reinterpret_cast<const char*>(block.data()),
+              static_cast<std::streamsize>(std::min<std::uint64_t>(kMiB, bytes - at)));
+  }
+}
+
+// nbdcopy from a read-only export of `source` into a writable export of a new qcow2, both
+// served by qemu-nbd on unix sockets, as the agent and the receiver use them.
+double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem::path& target,
+                      std::uint64_t size) {
+  std::filesystem::remove(target);
+  warmsite::replication::createQcow2(target, size);
+  const auto dir = target.parent_path();
+  const auto in = (dir / "in.sock").string(), out = (dir / "out.sock").string();
+  run({"qemu-nbd", "--fork", "--read-only", "-f", "qcow2", "-k", in, source});
+  run({"qemu-nbd", "--fork", "-f", "qcow2", "--discard=unmap", "-k", out, target});
+  const auto start = Clock::now();
+  run({"nbdcopy", "--flush", "nbd+unix:///?socket=" + in, "nbd+unix:///?socket=" + out});
+  return secondsSince(start);  // both qemu-nbd leave when nbdcopy disconnects
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t sizeMiB = 1024;
+  double changedPercent = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--size-mib") sizeMiB = std::stoull(argv[i + 1]);
+    if (flag == "--changed-percent") changedPercent = std::stod(argv[i + 1]);
+  }
+  const std::uint64_t size = sizeMiB * kMiB;
+  const auto dir = std::filesystem::path(WARMSITE_BINARY_DIR) / "bench" / "replication";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "site");
+
+  warmsite::daemon::OrchestratorOptions options;
+  options.dataDir = dir / "sp";
+  options.pluginDir = WARMSITE_PLUGIN_DIR;
+  options.http.address = options.replication.listener.address = "127.0.0.1";
+  options.http.port = options.replication.listener.port = 0;
+  options.tlsNames = {"localhost"};
+  options.scrypt.logN = 10;
+  options.initialAdminPassword = "bench-admin-1";
+  options.registerDefaultCloudHost = false;
+  auto orchestrator = std::make_unique<warmsite::daemon::Orchestrator>(options);
+  const auto thumbprint = orchestrator->tls().current().info.thumbprintSha256;
+
+  auto login = [&](const std::string& name, const std::string& password) {
+    warmsite::client::ClientOptions clientOptions;
+    clientOptions.port = orchestrator->port();
+    clientOptions.pinnedThumbprint = thumbprint;
+    warmsite::client::ApiClient c(clientOptions);
+    auto response = c.post("/api/v1/auth/login", {{"name", name}, {"password", password}});
+    require(response.status == 200, "login " + name + ": " + response.body);
+    c.setToken(response.json()["token"]);
+    return c;
+  };
+  auto expect = [](const warmsite::client::ClientResponse& response, int status,
+                   const std::string& what) {
+    require(response.status == status, what + ": " + response.body);
+    return response.json();
+  };
+  auto waitTask = [](warmsite::client::ApiClient& c, const std::string& id) {
+    while (true) {
+      const std::string state = c.get("/api/v1/tasks/" + id).json()["state"];
+      if (state == "succeeded") return;
+      require(state == "queued" || state == "running", "task " + id + " " + state);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+
+  // An SP with one tenant and one replica whose disk takes the source.
+  auto sp = login("admin", "bench-admin-1");
+  const std::string host = expect(
+      sp.post("/api/v1/cloud-hosts",
+              {{"name", "site"}, {"plugin", "vsphere-mock"}, {"config", {{"vcenter", "bench"}}}}),
+      201, "cloud host")["id"];
+  const std::string plan = expect(
+      sp.post("/api/v1/plans",
+              {{"name", "Gold"},
+               {"cloud_host_id", host},
+               {"storages",
+                {{{"name", "gold"}, {"backend_storage", "datastore1"}, {"quota_gb", 1000}}}}}),
+      201, "plan")["id"];
+  const std::string tenant =
+      expect(sp.post("/api/v1/tenants", {{"name", "Acme"}, {"password", "tenant-pass-1"}}), 201,
+             "tenant")["id"];
+  auto subscribed =
+      expect(sp.post("/api/v1/subscriptions", {{"tenant_id", tenant}, {"plan_id", plan}}), 202,
+             "subscribe");
+  waitTask(sp, subscribed["task"]["id"]);
+  auto acme = login("Acme", "tenant-pass-1");
+  auto created =
+      expect(acme.post("/api/v1/replicas",
+                       {{"subscription_id", subscribed["subscription"]["id"]},
+                        {"name", "db"},
+                        {"vcpus", 1},
+                        {"cpu_mhz", 1000},
+                        {"memory_mb", 1024},
+                        {"disks", {{{"storage", "gold"}, {"size_gb", (sizeMiB + 1023) / 1024}}}}}),
+             202, "replica");
+  waitTask(acme, created["task"]["id"]);
+
+  std::printf("making a %llu MiB qcow2 of random data...\n",
+              static_cast<unsigned long long>(sizeMiB));
+  const auto source = dir / "site" / "db.qcow2";
+  writeRandom(dir / "site" / "db.raw", size, 1);
+  run({"qemu-img", "convert", "-f", "raw", "-O", "qcow2", dir / "site" / "db.raw", source});
+  std::filesystem::remove(dir / "site" / "db.raw");
+
+  warmsite::replication::AgentOptions agent;
+  agent.connect.port = orchestrator->replicationPort();
+  agent.connect.pinnedThumbprint = thumbprint;
+  agent.token = acme.token();
+  agent.replicaId = created["replica"]["id"];
+  agent.disks = {{"disk-0", source}};
+  agent.stateDir = dir / "site" / "agent-state";
+
+  // Alternate the two full copies so neither gets a warmer page cache.
+  const double copySeconds = nbdcopySeconds(source, dir / "nbdcopy-target.qcow2", size);
+  const auto fullStart = Clock::now();
+  const auto full = warmsite::replication::replicate(agent, [&](const std::string& line) {
+    std::printf("  %6.2f s  agent: %s\n", secondsSince(fullStart), line.c_str());
+  });
+  std::filesystem::remove(dir / "nbdcopy-target.qcow2");
+  std::printf("full: nbdcopy %.2f s (%.0f MB/s), agent -> SP %.2f s (%.0f MB/s), %llu bytes sent\n",
+              copySeconds, size / copySeconds / 1e6, full.seconds, size / full.seconds / 1e6,
+              static_cast<unsigned long long>(full.wireBytes));
+
+  // Scattered writes of random data, 4 KiB .. 256 KiB each, until the changed share is reached.
+  const auto pattern = dir / "site" / "pattern.bin";
+  writeRandom(pattern, 256 * 1024, 2);
+  std::mt19937 generator(3);
+  std::vector<std::string> writes = {"qemu-io", "-f", "qcow2"};
+  std::uint64_t written = 0;
+  while (written < static_cast<std::uint64_t>(size * changedPercent / 100)) {
+    const std::uint64_t length = 4096u << (generator() % 7);
+    const std::uint64_t offset = (generator() % ((size - length) / 4096)) * 4096;
+    writes.insert(writes.end(), {"-c", "write -q -s " + pattern.string() + " " +
+                                           std::to_string(offset) + " " + std::to_string(length)});
+    written += length;
+  }
+  writes.push_back(source.string());
+  run(writes);
+  const auto incremental = warmsite::replication::replicate(agent);
+  require(incremental.kind == "incremental", "the second run was " + incremental.kind);
+  const double wireRatio =
+      static_cast<double>(incremental.wireBytes) / static_cast<double>(incremental.changedBytes);
+  std::printf(
+      "incremental: %llu bytes written by the guest, %llu changed bytes at 64 KiB granularity, "
+      "%llu bytes sent, %.2f s\n",
+      static_cast<unsigned long long>(written),
+      static_cast<unsigned long long>(incremental.changedBytes),
+      static_cast<unsigned long long>(incremental.wireBytes), incremental.seconds);
+
+  std::printf("@figure replication_full_throughput_ratio %.3f\n", copySeconds / full.seconds);
+  std::printf("@figure replication_incremental_s %.3f\n", incremental.seconds);
+  std::printf("@figure replication_wire_vs_changed_ratio %.4f\n", wireRatio);
+  orchestrator.reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
