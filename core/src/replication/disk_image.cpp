@@ -278,9 +278,10 @@ std::vector<DiskRange> NbdExport::rangesToSend(bool incremental, std::uint32_t m
         wantDirty ? std::min(maps.allocationEnd, maps.dirtyEnd) : maps.allocationEnd;
     const std::uint64_t count = std::min<std::uint64_t>(size_ - offset, 1ull << 30);
     const auto before = std::make_pair(maps.allocationEnd, maps.dirtyEnd);
-    if (nbd_block_status(handle_, count, offset,
-                         nbd_extent_callback{.callback = collectStatus, .user_data = &maps},
-                         0) != 0) {
+    if (nbd_block_status(
+            handle_, count, offset,
+            nbd_extent_callback{.callback = collectStatus, .user_data = &maps, .free = nullptr},
+            0) != 0) {
       throw ImageError("block status of " + image_.string() + " failed: " + nbdError());
     }
     if (before == std::make_pair(maps.allocationEnd, maps.dirtyEnd)) {
