@@ -88,5 +88,6 @@ void addCloudHostCommands(CLI::App& app, Cli& cli);
 void addPlanCommands(CLI::App& app, Cli& cli);
 void addServiceCommands(CLI::App& app, Cli& cli);
 void addFailoverCommands(CLI::App& app, Cli& cli);
+void addReplicationCommands(CLI::App& app, Cli& cli);
 
 }  // namespace warmsite::cli

@@ -229,9 +229,9 @@ std::string disksText(const nlohmann::json& replica) {
 }
 
 const std::vector<Column>& restorePointColumns() {
-  static const std::vector<Column> columns{field("ID", "id"),
-                                           field("CREATED", "created_at", Format::kTime),
-                                           field("DESCRIPTION", "description")};
+  static const std::vector<Column> columns{
+      field("ID", "id"), field("CREATED", "created_at", Format::kTime), field("ORIGIN", "origin"),
+      field("DATA BYTES", "data_bytes"), field("DESCRIPTION", "description")};
   return columns;
 }
 

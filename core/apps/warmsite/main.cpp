@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   addPlanCommands(app, cli);
   addServiceCommands(app, cli);
   addFailoverCommands(app, cli);
+  addReplicationCommands(app, cli);
 
   try {
     app.parse(argc, argv);
