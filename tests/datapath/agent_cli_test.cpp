@@ -24,12 +24,13 @@ class AgentCliTest : public CliTest {
     const auto tenantId = tenant(sp, "Acme");
     const auto subscription = subscribe(sp, tenantId, plan(sp, host));
     auto acme = client("Acme", kTenantPassword);
-    auto created = acme.post("/api/v1/replicas", {{"subscription_id", subscription},
-                                                  {"name", "web"},
-                                                  {"vcpus", 1},
-                                                  {"cpu_mhz", 1000},
-                                                  {"memory_mb", 512},
-                                                  {"disks", {{{"storage", "gold"}, {"size_gb", 1}}}}});
+    auto created =
+        acme.post("/api/v1/replicas", {{"subscription_id", subscription},
+                                       {"name", "web"},
+                                       {"vcpus", 1},
+                                       {"cpu_mhz", 1000},
+                                       {"memory_mb", 512},
+                                       {"disks", {{{"storage", "gold"}, {"size_gb", 1}}}}});
     ASSERT_STATUS(created, 202);
     replica_ = created.json()["replica"]["id"];
     waitTask(acme, created.json()["task"]["id"]);
@@ -46,14 +47,13 @@ class AgentCliTest : public CliTest {
   }
 
   CliResult agent(const std::string& thumbprint) {
-    return runProgram(WARMSITE_AGENT,
-                      {"run", "--server", "127.0.0.1", "--api-port",
-                       std::to_string(orchestrator_->port()), "--port",
-                       std::to_string(orchestrator_->replicationPort()), "--thumbprint", thumbprint,
-                       "--tenant", "Acme", "--password-file", passwordFile_.string(), "--replica",
-                       replica_, "--disk", "disk-0=" + source_.string(), "--state-dir",
-                       (dataDir_ / "agent").string()},
-                      "", home_);
+    return runProgram(
+        WARMSITE_AGENT,
+        {"run", "--server", "127.0.0.1", "--api-port", std::to_string(orchestrator_->port()),
+         "--port", std::to_string(orchestrator_->replicationPort()), "--thumbprint", thumbprint,
+         "--tenant", "Acme", "--password-file", passwordFile_.string(), "--replica", replica_,
+         "--disk", "disk-0=" + source_.string(), "--state-dir", (dataDir_ / "agent").string()},
+        "", home_);
   }
 
   std::string replica_;
@@ -107,8 +107,8 @@ TEST_F(AgentCliTest, JobsAreCreatedListedAndDeletedFromTheCli) {
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0]["retention"], 3);
   EXPECT_TRUE(jobs[0]["schedule_minutes"].is_null());
-  const auto twice = run({"--profile", "acme", "replication", "job", "create", "--name",
-                          "NIGHTLY", "--replica", replica_});
+  const auto twice = run({"--profile", "acme", "replication", "job", "create", "--name", "NIGHTLY",
+                          "--replica", replica_});
   EXPECT_NE(twice.exitCode, 0);
   EXPECT_NE(twice.err.find("exists"), std::string::npos) << twice.err;
   const auto unknown = run({"--profile", "acme", "replication", "job", "create", "--name", "x",

@@ -433,6 +433,25 @@ TEST_F(ReplicationTest, AnotherTenantCannotWriteIntoTheReplica) {
   }
 }
 
+TEST_F(ReplicationTest, DeletingARestorePointOrTheReplicaRemovesItsData) {
+  const auto first = replication::replicate(agent(), log());
+  scatterWrites(source_, 10, 12);
+  const auto second = replication::replicate(agent(), log());
+  auto removed = acme_->request(
+      "DELETE", "/api/v1/replicas/" + replica_ + "/restore-points/" + first.restorePointId);
+  ASSERT_STATUS(removed, 202);
+  EXPECT_EQ(waitTask(*acme_, removed.json()["task"]["id"])["state"], "succeeded");
+  EXPECT_EQ(restorePointIds(), std::vector<std::string>{second.restorePointId});
+  const auto snapshots = replication::inspectImage(replicaDisk()).snapshots;
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_TRUE(restorePointEquals(second.restorePointId, source_));
+
+  auto deleted = acme_->request("DELETE", "/api/v1/replicas/" + replica_);
+  ASSERT_STATUS(deleted, 202);
+  EXPECT_EQ(waitTask(*acme_, deleted.json()["task"]["id"])["state"], "succeeded");
+  EXPECT_FALSE(std::filesystem::exists(replicaDisk().parent_path()));
+}
+
 TEST_F(ReplicationTest, ThePortSpeaksOnlyTls13WithThePinnedCertificate) {
   auto options = agent().connect;
   options.pinnedThumbprint = std::string(95, 'A');

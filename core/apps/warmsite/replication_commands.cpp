@@ -54,11 +54,13 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
 
   auto listTenant = std::make_shared<std::optional<std::string>>();
   addCommand(*jobs, cli,
-             {"list", "List replication jobs",
+             {"list",
+              "List replication jobs",
               [listTenant](const std::string&) {
                 return Request{"GET", "/replication-jobs" + tenantQuery(*listTenant)};
               },
-              tableOf(jobColumns()), {},
+              tableOf(jobColumns()),
+              {},
               [listTenant](CLI::App& command) {
                 addOptional(command, "--tenant", *listTenant, "Service provider: one tenant's");
               }});
@@ -71,31 +73,32 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
     std::optional<std::string> tenant;
   };
   auto created = std::make_shared<JobFlags>();
-  addCommand(*jobs, cli,
-             {"create", "Create a replication job",
-              [created](const std::string&) {
-                nlohmann::json body{{"name", created->name}, {"replica_ids", created->replicas}};
-                if (created->retention) body["retention"] = *created->retention;
-                if (created->everyMinutes) body["schedule_minutes"] = *created->everyMinutes;
-                return Request{"POST", "/replication-jobs" + tenantQuery(created->tenant), body};
-              },
-              [](std::ostream& out, const nlohmann::json& job) {
-                out << "Replication job " << job.value("name", "") << " created: "
-                    << job.value("id", "") << "\n";
-              },
-              {},
-              [created](CLI::App& command) {
-                command.add_option("--name", created->name, "Job name")->required();
-                command.add_option("--replica", created->replicas, "Replica id, repeatable")
-                    ->required();
-                addOptional(command, "--retention", created->retention,
-                            "Restore points kept per replica (default 7)")
-                    ->check(CLI::Range(1, 1000));
-                addOptional(command, "--every-minutes", created->everyMinutes,
-                            "Run every N minutes (default: on demand)")
-                    ->check(CLI::Range(1, 7 * 24 * 60));
-                addOptional(command, "--tenant", created->tenant, "Service provider: for a tenant");
-              }});
+  addCommand(
+      *jobs, cli,
+      {"create",
+       "Create a replication job",
+       [created](const std::string&) {
+         nlohmann::json body{{"name", created->name}, {"replica_ids", created->replicas}};
+         if (created->retention) body["retention"] = *created->retention;
+         if (created->everyMinutes) body["schedule_minutes"] = *created->everyMinutes;
+         return Request{"POST", "/replication-jobs" + tenantQuery(created->tenant), body};
+       },
+       [](std::ostream& out, const nlohmann::json& job) {
+         out << "Replication job " << job.value("name", "") << " created: " << job.value("id", "")
+             << "\n";
+       },
+       {},
+       [created](CLI::App& command) {
+         command.add_option("--name", created->name, "Job name")->required();
+         command.add_option("--replica", created->replicas, "Replica id, repeatable")->required();
+         addOptional(command, "--retention", created->retention,
+                     "Restore points kept per replica (default 7)")
+             ->check(CLI::Range(1, 1000));
+         addOptional(command, "--every-minutes", created->everyMinutes,
+                     "Run every N minutes (default: on demand)")
+             ->check(CLI::Range(1, 7 * 24 * 60));
+         addOptional(command, "--tenant", created->tenant, "Service provider: for a tenant");
+       }});
 
   struct Removed {
     std::string job;
@@ -103,7 +106,8 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
   };
   auto removed = std::make_shared<Removed>();
   addCommand(*jobs, cli,
-             {"delete", "Delete a replication job (its replicas and restore points stay)",
+             {"delete",
+              "Delete a replication job (its replicas and restore points stay)",
               [removed](const std::string&) {
                 return Request{"DELETE", "/replication-jobs/" + urlEncode(removed->job) +
                                              tenantQuery(removed->tenant)};
@@ -122,7 +126,8 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
   };
   auto runs = std::make_shared<RunsFlags>();
   addCommand(*group, cli,
-             {"runs", "Replication runs, newest first, with bytes and result per run",
+             {"runs",
+              "Replication runs, newest first, with bytes and result per run",
               [runs](const std::string&) {
                 const std::string limit = "?limit=" + std::to_string(runs->limit);
                 if (runs->replica) {
@@ -131,7 +136,8 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
                 }
                 return Request{"GET", "/replication-runs" + limit + tenantQuery(runs->tenant, '&')};
               },
-              tableOf(runColumns()), {},
+              tableOf(runColumns()),
+              {},
               [runs](CLI::App& command) {
                 addOptional(command, "--replica", runs->replica, "Only this replica's runs");
                 addOptional(command, "--tenant", runs->tenant, "Service provider: one tenant's");

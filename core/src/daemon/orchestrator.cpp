@@ -52,7 +52,8 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
   engine_ = std::make_unique<engine::TaskEngine>(*store_, options_.engineWorkers);
   failover_ = std::make_unique<engine::FailoverRunner>(*store_, *cloudHosts_, options_.failover);
   engine::registerSubscriptionTasks(*engine_, *store_, *cloudHosts_);
-  engine::registerReplicaTasks(*engine_, *store_, *cloudHosts_);
+  replicaData_ = std::make_unique<replication::ReplicaDataStore>(dataDir / "replicas");
+  engine::registerReplicaTasks(*engine_, *store_, *cloudHosts_, *replicaData_);
   failover_->registerWith(*engine_);
   engine_->start();
 
@@ -73,7 +74,6 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
         return api::ApiService::errorResponse(status, code, message);
       },
       tls_->current());
-  replicaData_ = std::make_unique<replication::ReplicaDataStore>(dataDir / "replicas");
   receiver_ = std::make_unique<replication::ReplicationReceiver>(
       *store_, *auth_, *replicaData_, tls_->current(), options_.replication);
   tls_->onReplace([this](const security::TlsIdentity& identity) {

@@ -66,13 +66,13 @@ class Orchestrator {
   std::unique_ptr<store::Store> store_;
   plugins::PluginCatalog catalog_;
   std::unique_ptr<plugins::CloudHostRegistry> cloudHosts_;
+  std::unique_ptr<replication::ReplicaDataStore> replicaData_;  // before the tasks that use it
   std::unique_ptr<engine::TaskEngine> engine_;
   std::unique_ptr<engine::FailoverRunner> failover_;
   std::unique_ptr<security::Authenticator> auth_;
   std::unique_ptr<security::TlsIdentityManager> tls_;
   std::unique_ptr<api::ApiService> api_;
   std::unique_ptr<api::HttpServer> server_;
-  std::unique_ptr<replication::ReplicaDataStore> replicaData_;
   std::unique_ptr<replication::ReplicationReceiver> receiver_;
   bool stopped_ = false;
 };

@@ -67,6 +67,7 @@ void guardedState(store::Store& store, const domain::Task& task, const std::stri
 }
 
 void createReplica(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
+                   const replication::ReplicaDataStore& /*data: none of theirs*/,
                    const domain::Task& task, TaskContext& context) {
   auto loaded = load(store, cloudHosts, task, task.targetId);
   try {
@@ -95,7 +96,8 @@ void createReplica(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
 }
 
 void deleteReplica(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
-                   const domain::Task& task, TaskContext& context) {
+                   const replication::ReplicaDataStore& data, const domain::Task& task,
+                   TaskContext& context) {
   auto loaded = load(store, cloudHosts, task, task.targetId);
   const auto& replica = loaded.replica;
   guardedState(store, task, replica.id, replica.state, [&] {
@@ -121,9 +123,11 @@ void deleteReplica(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
     }
   });
   store.write([&](store::Transaction& tx) { tx.tenant(task.tenantId)->deleteReplica(replica.id); });
+  data.removeReplica(task.tenantId, replica.id);
 }
 
 void takeRestorePoint(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
+                      const replication::ReplicaDataStore& /*data: none of theirs*/,
                       const domain::Task& task, TaskContext& context) {
   const auto [replicaId, pointId] = splitTarget(task.targetId);
   auto loaded = load(store, cloudHosts, task, replicaId);
@@ -147,10 +151,20 @@ void takeRestorePoint(store::Store& store, plugins::CloudHostRegistry& cloudHost
 }
 
 void deleteRestorePoint(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
-                        const domain::Task& task, TaskContext& context) {
+                        const replication::ReplicaDataStore& data, const domain::Task& task,
+                        TaskContext& context) {
   const auto [replicaId, pointId] = splitTarget(task.targetId);
   auto loaded = load(store, cloudHosts, task, replicaId);
+  const bool replicated = store.read([&](store::Transaction& tx) {
+    for (const auto& point : tx.tenant(task.tenantId)->restorePoints(replicaId))
+      if (point.id == pointId) return point.origin == "replication";
+    return false;
+  });
   guardedState(store, task, replicaId, domain::ReplicaState::kReady, [&] {
+    if (replicated) {  // a snapshot of the replica's data, not of the VM on the cloud host
+      data.deleteRestorePoint(task.tenantId, replicaId, pointId);
+      return;
+    }
     callPlugin(
         "delete restore point " + pointId,
         [&](const plugin::CallContext& ctx) {
@@ -185,18 +199,20 @@ plugin::ReplicaSpec replicaSpec(const domain::Replica& replica) {
 }
 
 void registerReplicaTasks(TaskEngine& engine, store::Store& store,
-                          plugins::CloudHostRegistry& cloudHosts) {
+                          plugins::CloudHostRegistry& cloudHosts,
+                          const replication::ReplicaDataStore& data) {
   for (const auto& [kind, run] : std::initializer_list<
            std::pair<const char*, void (*)(store::Store&, plugins::CloudHostRegistry&,
+                                           const replication::ReplicaDataStore&,
                                            const domain::Task&, TaskContext&)>>{
            {kCreateReplica, &createReplica},
            {kDeleteReplica, &deleteReplica},
            {kTakeRestorePoint, &takeRestorePoint},
            {kDeleteRestorePoint, &deleteRestorePoint}}) {
-    engine.registerKind(
-        kind, [&store, &cloudHosts, run = run](const domain::Task& task, TaskContext& context) {
-          run(store, cloudHosts, task, context);
-        });
+    engine.registerKind(kind, [&store, &cloudHosts, &data, run = run](const domain::Task& task,
+                                                                      TaskContext& context) {
+      run(store, cloudHosts, data, task, context);
+    });
   }
 }
 

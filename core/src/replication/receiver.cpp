@@ -145,6 +145,18 @@ void ReplicaDataStore::removeReplica(const std::string& tenantId,
   std::filesystem::remove_all(root_ / tenantId / replicaId, ignored);
 }
 
+void ReplicaDataStore::deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
+                                          const std::string& pointId) const {
+  std::error_code missing;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(root_ / tenantId / replicaId, missing)) {
+    if (entry.path().extension() != ".qcow2") continue;
+    if (inspectImage(entry.path()).hasSnapshot(snapshotName(pointId))) {
+      deleteSnapshot(entry.path(), snapshotName(pointId));
+    }
+  }
+}
+
 struct ReplicationReceiver::ActiveRun {
   struct Disk {
     std::string diskId;

@@ -28,6 +28,9 @@ class ReplicaDataStore {
                                  const std::string& diskId) const;
   // Removes every disk file of a replica (after the replica is deleted).
   void removeReplica(const std::string& tenantId, const std::string& replicaId) const;
+  // Deletes one restore point's snapshot from each of the replica's disks that holds it.
+  void deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
+                          const std::string& pointId) const;
   const std::filesystem::path& root() const noexcept { return root_; }
 
  private:
