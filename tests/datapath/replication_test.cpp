@@ -452,6 +452,58 @@ TEST_F(ReplicationTest, DeletingARestorePointOrTheReplicaRemovesItsData) {
   EXPECT_FALSE(std::filesystem::exists(replicaDisk().parent_path()));
 }
 
+TEST_F(ReplicationTest, FailoverBootsTheChosenRestorePointsDataAndUndoDropsWhatChangedSince) {
+  const auto first = replication::replicate(agent(), log());
+  const auto atFirst = keepCopy("at-first.qcow2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // points a second apart
+  scatterWrites(source_, 10, 13);
+  const auto second = replication::replicate(agent(), log());
+  const auto points = acme_->get("/api/v1/replicas/" + replica_ + "/restore-points").json();
+  ASSERT_EQ(points.size(), 2u);
+
+  // A failover to the older point: the replica's data is that point's, and changes are tracked.
+  const auto session =
+      run("/api/v1/replicas/" + replica_ + "/failover", {{"before", points[0]["created_at"]}});
+  ASSERT_EQ(session["state"], "completed") << session.dump();
+  EXPECT_EQ(session["vms"][0]["restore_point_id"], first.restorePointId);
+  EXPECT_EQ(state(replica_), "failover");
+  EXPECT_EQ(power(replica_), plugin::PowerState::kOn);
+  const auto copy = site_ / "active.raw";
+  ASSERT_TRUE(command({"qemu-img", "convert", "-U", "-O", "raw", replicaDisk(), copy}).succeeded);
+  EXPECT_TRUE(command({"qemu-img", "compare", "-U", atFirst, copy}).succeeded);
+  std::filesystem::remove(copy);
+  auto info = replication::inspectImage(replicaDisk());
+  ASSERT_NE(info.bitmap("warmsite-failback"), nullptr);
+  EXPECT_TRUE(info.bitmap("warmsite-failback")->enabled);
+
+  // While failed over, the replica takes no replication run.
+  try {
+    replication::replicate(agent(), log());
+    ADD_FAILURE() << "a run was accepted into a failed-over replica";
+  } catch (const replication::ProtocolError& e) {
+    EXPECT_EQ(e.code(), "replica_busy") << e.what();
+  }
+
+  // The failed-over VM writes; undo drops that and the failback bitmap.
+  ASSERT_TRUE(command({"qemu-io", "-f", "qcow2", "-c", "write -q -P 0x77 0 65536", replicaDisk()})
+                  .succeeded);
+  const auto undone = run("/api/v1/replicas/" + replica_ + "/undo-failover");
+  ASSERT_EQ(undone["state"], "completed") << undone.dump();
+  EXPECT_EQ(state(replica_), "ready");
+  EXPECT_TRUE(restorePointEquals(first.restorePointId, atFirst));
+  EXPECT_TRUE(restorePointEquals(second.restorePointId, source_));
+  info = replication::inspectImage(replicaDisk());
+  EXPECT_EQ(info.bitmap("warmsite-failback"), nullptr);
+  ASSERT_TRUE(command({"qemu-img", "convert", "-U", "-O", "raw", replicaDisk(), copy}).succeeded);
+  EXPECT_TRUE(command({"qemu-img", "compare", "-U", atFirst, copy}).succeeded);
+
+  // Replication resumes on top of the newest point.
+  scatterWrites(source_, 5, 14);
+  const auto third = replication::replicate(agent(), log());
+  EXPECT_EQ(third.kind, "incremental");
+  EXPECT_TRUE(restorePointEquals(third.restorePointId, source_));
+}
+
 TEST_F(ReplicationTest, ThePortSpeaksOnlyTls13WithThePinnedCertificate) {
   auto options = agent().connect;
   options.pinnedThumbprint = std::string(95, 'A');

@@ -49,10 +49,11 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(opt
   const auto report = engine::toJson(engine::reconcile(*store_, *cloudHosts_));
   store_->write([&](store::Transaction& tx) { tx.setSetting("reconcile_report", report.dump()); });
 
-  engine_ = std::make_unique<engine::TaskEngine>(*store_, options_.engineWorkers);
-  failover_ = std::make_unique<engine::FailoverRunner>(*store_, *cloudHosts_, options_.failover);
-  engine::registerSubscriptionTasks(*engine_, *store_, *cloudHosts_);
   replicaData_ = std::make_unique<replication::ReplicaDataStore>(dataDir / "replicas");
+  engine_ = std::make_unique<engine::TaskEngine>(*store_, options_.engineWorkers);
+  failover_ = std::make_unique<engine::FailoverRunner>(*store_, *cloudHosts_, *replicaData_,
+                                                       options_.failover);
+  engine::registerSubscriptionTasks(*engine_, *store_, *cloudHosts_);
   engine::registerReplicaTasks(*engine_, *store_, *cloudHosts_, *replicaData_);
   failover_->registerWith(*engine_);
   engine_->start();

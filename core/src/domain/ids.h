@@ -9,4 +9,12 @@ namespace warmsite::domain {
 
 std::string newId(std::string_view prefix);
 
+// Restore points come from two places: snapshots the cloud host takes ("rp-…") and replication
+// runs committed into the replica's data ("rpd-…"). The prefix tells them apart without a lookup.
+inline constexpr std::string_view kReplicatedPointPrefix = "rpd";
+inline bool isReplicatedRestorePoint(std::string_view id) {
+  return id.starts_with(kReplicatedPointPrefix) && id.size() > kReplicatedPointPrefix.size() &&
+         id[kReplicatedPointPrefix.size()] == '-';
+}
+
 }  // namespace warmsite::domain

@@ -1,5 +1,7 @@
 #include "engine/failover_runner.h"
 
+#include "domain/ids.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -106,13 +108,32 @@ plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& te
 }
 
 struct FailoverRunner::Impl {
-  Impl(store::Store& s, plugins::CloudHostRegistry& r, FailoverOptions o)
+  Impl(store::Store& s, plugins::CloudHostRegistry& r, const replication::ReplicaDataStore& d,
+       FailoverOptions o)
       : store(s),
         cloudHosts(r),
+        data(d),
         options(std::move(o)),
         pool(static_cast<std::size_t>(options.vmWorkers)) {}
 
   void run(const domain::Task& task, TaskContext& context);
+
+  // A replicated restore point lives in the replica's data files, not on the cloud host: the data
+  // goes back to it (failover) or drops what changed since (undo). A failure fails the VM.
+  void bootReplicatedData(const domain::Replica& replica, const std::string& pointId) {
+    try {
+      data.bootFrom(replica.tenantId, replica.id, pointId);
+    } catch (const replication::ImageError& e) {
+      throw TaskFailed("cannot boot restore point " + pointId + ": " + e.what());
+    }
+  }
+  void discardReplicatedChanges(const domain::Replica& replica, const std::string& pointId) {
+    try {
+      data.discardChangesSince(replica.tenantId, replica.id, pointId);
+    } catch (const replication::ImageError& e) {
+      throw TaskFailed("cannot revert to restore point " + pointId + ": " + e.what());
+    }
+  }
 
   void load(const std::string& sessionId, SessionRun& run);
   std::shared_ptr<plugin::CloudHostPlugin> pluginFor(const SessionRun& run,
@@ -162,6 +183,7 @@ struct FailoverRunner::Impl {
 
   store::Store& store;
   plugins::CloudHostRegistry& cloudHosts;
+  const replication::ReplicaDataStore& data;
   FailoverOptions options;
   SessionJournal journalWriter{store};
   boost::asio::thread_pool pool;
@@ -357,10 +379,14 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
             if (machine.power == plugin::PowerState::kOn) return;
           }
           if (vm.restorePointId.empty()) throw TaskFailed("no restore point to boot");
-          call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
-               [&](const plugin::CallContext& ctx) {
-                 return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
-               });
+          if (domain::isReplicatedRestorePoint(vm.restorePointId)) {
+            bootReplicatedData(replica, vm.restorePointId);
+          } else {
+            call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
+                 [&](const plugin::CallContext& ctx) {
+                   return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
+                 });
+          }
           vm.step = "power_on";
           progress(run, vm);
           call("power on " + replica.name, run, vm, context,
@@ -413,8 +439,13 @@ void FailoverRunner::Impl::testFailover(SessionRun& run, TaskContext& context) {
                  progress(run, vm);
                  call("copy " + replica.name + " into the bubble", run, vm, context,
                       [&](const plugin::CallContext& ctx) {
+                        // The copy comes from the cloud host's own snapshots: a replicated
+                        // point is not one of them, so the host's latest stands in for it.
+                        const auto point = domain::isReplicatedRestorePoint(vm.restorePointId)
+                                               ? std::string()
+                                               : vm.restorePointId;
                         return plugin->testIsolation()->createTestCopy(
-                            {copyId, replica.id, vm.restorePointId, bubbleId(run.session)}, ctx);
+                            {copyId, replica.id, point, bubbleId(run.session)}, ctx);
                       });
                  vm.step = "power_on";
                  progress(run, vm);
@@ -480,7 +511,11 @@ void FailoverRunner::Impl::undo(SessionRun& run, TaskContext& context) {
           return compute.powerOff(replica.id, off, ctx);
         });
       }
-      if (!vm.restorePointId.empty()) {
+      if (domain::isReplicatedRestorePoint(vm.restorePointId)) {
+        vm.step = "revert";
+        progress(run, vm);
+        discardReplicatedChanges(replica, vm.restorePointId);
+      } else if (!vm.restorePointId.empty()) {
         vm.step = "revert";
         progress(run, vm);
         call("revert " + replica.name, run, vm, context, [&](const plugin::CallContext& ctx) {
@@ -683,8 +718,8 @@ void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
 }
 
 FailoverRunner::FailoverRunner(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
-                               FailoverOptions options)
-    : impl_(std::make_unique<Impl>(store, cloudHosts, std::move(options))) {}
+                               const replication::ReplicaDataStore& data, FailoverOptions options)
+    : impl_(std::make_unique<Impl>(store, cloudHosts, data, std::move(options))) {}
 
 FailoverRunner::~FailoverRunner() {
   impl_->pool.join();

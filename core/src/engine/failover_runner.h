@@ -14,6 +14,8 @@
 #include "engine/plugin_call.h"
 #include "engine/task_engine.h"
 #include "plugins/cloud_host_registry.h"
+#include "replication/disk_image.h"
+#include "replication/receiver.h"
 #include "store/store.h"
 
 namespace warmsite::engine {
@@ -33,7 +35,7 @@ struct FailoverOptions {
 class FailoverRunner {
  public:
   FailoverRunner(store::Store& store, plugins::CloudHostRegistry& cloudHosts,
-                 FailoverOptions options);
+                 const replication::ReplicaDataStore& data, FailoverOptions options);
   ~FailoverRunner();
 
   void registerWith(TaskEngine& engine);

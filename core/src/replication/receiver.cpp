@@ -145,14 +145,49 @@ void ReplicaDataStore::removeReplica(const std::string& tenantId,
   std::filesystem::remove_all(root_ / tenantId / replicaId, ignored);
 }
 
-void ReplicaDataStore::deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
-                                          const std::string& pointId) const {
+std::vector<std::filesystem::path> ReplicaDataStore::diskFiles(const std::string& tenantId,
+                                                               const std::string& replicaId) const {
+  std::vector<std::filesystem::path> files;
   std::error_code missing;
   for (const auto& entry :
        std::filesystem::directory_iterator(root_ / tenantId / replicaId, missing)) {
-    if (entry.path().extension() != ".qcow2") continue;
-    if (inspectImage(entry.path()).hasSnapshot(snapshotName(pointId))) {
-      deleteSnapshot(entry.path(), snapshotName(pointId));
+    if (entry.path().extension() == ".qcow2") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+void ReplicaDataStore::bootFrom(const std::string& tenantId, const std::string& replicaId,
+                                const std::string& pointId) const {
+  const auto files = diskFiles(tenantId, replicaId);
+  if (files.empty()) throw ImageError("replica " + replicaId + " has no replicated data");
+  for (const auto& file : files) {
+    const auto info = inspectImage(file);
+    if (!info.hasSnapshot(snapshotName(pointId))) {
+      throw ImageError(file.filename().string() + " has no restore point " + pointId);
+    }
+    // qcow2 applies no snapshot while a bitmap is enabled: an old failback bitmap goes first.
+    if (info.bitmap(std::string(kFailbackBitmap))) removeBitmap(file, std::string(kFailbackBitmap));
+    revertToSnapshot(file, snapshotName(pointId));
+    addBitmap(file, std::string(kFailbackBitmap));
+  }
+}
+
+void ReplicaDataStore::discardChangesSince(const std::string& tenantId,
+                                           const std::string& replicaId,
+                                           const std::string& pointId) const {
+  for (const auto& file : diskFiles(tenantId, replicaId)) {
+    const auto info = inspectImage(file);
+    if (info.bitmap(std::string(kFailbackBitmap))) removeBitmap(file, std::string(kFailbackBitmap));
+    if (info.hasSnapshot(snapshotName(pointId))) revertToSnapshot(file, snapshotName(pointId));
+  }
+}
+
+void ReplicaDataStore::deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
+                                          const std::string& pointId) const {
+  for (const auto& file : diskFiles(tenantId, replicaId)) {
+    if (inspectImage(file).hasSnapshot(snapshotName(pointId))) {
+      deleteSnapshot(file, snapshotName(pointId));
     }
   }
 }
@@ -505,6 +540,11 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
         createQcow2(disk.path, disk.size);
       } else {
         auto info = inspectImage(disk.path);
+        // Tenant data supersedes what a failover changed at the SP (and qcow2 reverts nothing
+        // while a bitmap records).
+        if (info.bitmap(std::string(ReplicaDataStore::kFailbackBitmap))) {
+          removeBitmap(disk.path, std::string(ReplicaDataStore::kFailbackBitmap));
+        }
         if (!latestPoint.empty() && info.hasSnapshot(snapshotName(latestPoint))) {
           revertToSnapshot(disk.path, snapshotName(latestPoint));
           info = inspectImage(disk.path);  // the restore point's size
@@ -660,7 +700,7 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
     failRun(run, message);
     throw ProtocolError("incomplete_run", message);
   }
-  const std::string pointId = domain::newId("rp");
+  const std::string pointId = domain::newId(domain::kReplicatedPointPrefix);
   std::vector<const ActiveRun::Disk*> snapshotted;
   try {
     for (auto& disk : run.disks) {

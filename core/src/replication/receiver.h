@@ -31,6 +31,17 @@ class ReplicaDataStore {
   // Deletes one restore point's snapshot from each of the replica's disks that holds it.
   void deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
                           const std::string& pointId) const;
+  // Failover: every disk back to the restore point's data, and a fresh failback bitmap that
+  // records what the failed-over VM changes (what failback ships back to the tenant).
+  void bootFrom(const std::string& tenantId, const std::string& replicaId,
+                const std::string& pointId) const;
+  // Undo: the changes made since the restore point are dropped, and so is the failback bitmap.
+  void discardChangesSince(const std::string& tenantId, const std::string& replicaId,
+                           const std::string& pointId) const;
+  std::vector<std::filesystem::path> diskFiles(const std::string& tenantId,
+                                               const std::string& replicaId) const;
+
+  static constexpr std::string_view kFailbackBitmap = "warmsite-failback";
   const std::filesystem::path& root() const noexcept { return root_; }
 
  private:
