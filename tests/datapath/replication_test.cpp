@@ -504,6 +504,37 @@ TEST_F(ReplicationTest, FailoverBootsTheChosenRestorePointsDataAndUndoDropsWhatC
   EXPECT_TRUE(restorePointEquals(third.restorePointId, source_));
 }
 
+TEST_F(ReplicationTest, FailbackShipsOnlyTheBlocksChangedOnEitherSideSinceTheFailoverPoint) {
+  replication::replicate(agent(), log());
+  // The tenant's site changed a little after the last run, then burned.
+  scatterWrites(source_, 4, 15);
+  const auto session = run("/api/v1/replicas/" + replica_ + "/failover");
+  ASSERT_EQ(session["state"], "completed") << session.dump();
+  // The failed-over VM writes at the SP.
+  ASSERT_TRUE(command({"qemu-io", "-f", "qcow2", "-c", "write -q -P 0x42 1048576 131072", "-c",
+                       "write -q -z 33554432 65536", replicaDisk()})
+                  .succeeded);
+
+  const auto back = replication::failBack(agent(), log());
+  EXPECT_EQ(back.kind, "incremental") << back.reason;
+  // Only what changed: 192 KiB at the SP plus the tenant's few writes, not the 40 MiB of data.
+  EXPECT_GE(back.changedBytes + back.zeroBytes, 192u * 1024);
+  EXPECT_LT(back.changedBytes + back.zeroBytes, 4 * kMiB);
+  EXPECT_LT(back.wireBytes, 4 * kMiB);
+  const auto copy = site_ / "sp-data.raw";
+  ASSERT_TRUE(command({"qemu-img", "convert", "-U", "-O", "raw", replicaDisk(), copy}).succeeded);
+  const auto compared = command({"qemu-img", "compare", "-U", source_, copy});
+  EXPECT_TRUE(compared.succeeded) << compared.output;
+
+  // Without a known base the SP sends every block, and the result is the same.
+  std::filesystem::remove_all(site_ / "agent-state");
+  mustRun({"qemu-io", "-f", "qcow2", "-c", "write -q -P 0x99 0 65536", source_});
+  const auto full = replication::failBack(agent(), log());
+  EXPECT_EQ(full.kind, "full");
+  EXPECT_GE(full.changedBytes, 39 * kMiB);  // the 40 MiB of data, less what the SP zeroed
+  EXPECT_TRUE(command({"qemu-img", "compare", "-U", source_, copy}).succeeded);
+}
+
 TEST_F(ReplicationTest, ThePortSpeaksOnlyTls13WithThePinnedCertificate) {
   auto options = agent().connect;
   options.pinnedThumbprint = std::string(95, 'A');

@@ -29,7 +29,7 @@ std::string readPassword(const std::string& file) {
 
 int main(int argc, char** argv) {
   using namespace warmsite;
-  CLI::App app{"Warmsite tenant agent: replicates VM disks to the service provider"};
+  CLI::App app{"Warmsite tenant agent: replicates VM disks to the service provider, and back"};
   app.require_subcommand(1);
   std::string server = "127.0.0.1";
   std::uint16_t apiPort = 6180;
@@ -41,21 +41,27 @@ int main(int argc, char** argv) {
   options.stateDir = "/var/lib/warmsite-agent";
 
   auto* run = app.add_subcommand("run", "Replicate one VM's disks now (full or incremental)");
-  run->add_option("--server", server, "SP host name or address")->capture_default_str();
-  run->add_option("--api-port", apiPort, "SP API port")->capture_default_str();
-  run->add_option("--port", options.connect.port, "SP replication port")->capture_default_str();
-  run->add_option("--thumbprint", options.connect.pinnedThumbprint,
-                  "SHA-256 thumbprint of the SP certificate (as `warmsite tls show` prints it)")
-      ->required();
-  run->add_option("--tenant", tenant, "Tenant account name")->required();
-  run->add_option("--password-file", passwordFile,
-                  "File whose first line is the password (default: $WARMSITE_PASSWORD)");
-  run->add_option("--replica", options.replicaId, "Replica id at the SP")->required();
+  auto* failback = app.add_subcommand(
+      "failback", "Bring the disks to the failed-over replica's data (the VM must be off)");
+  for (auto* command : {run, failback}) {
+    command->add_option("--server", server, "SP host name or address")->capture_default_str();
+    command->add_option("--api-port", apiPort, "SP API port")->capture_default_str();
+    command->add_option("--port", options.connect.port, "SP replication port")
+        ->capture_default_str();
+    command
+        ->add_option("--thumbprint", options.connect.pinnedThumbprint,
+                     "SHA-256 thumbprint of the SP certificate (as `warmsite tls show` prints it)")
+        ->required();
+    command->add_option("--tenant", tenant, "Tenant account name")->required();
+    command->add_option("--password-file", passwordFile,
+                        "File whose first line is the password (default: $WARMSITE_PASSWORD)");
+    command->add_option("--replica", options.replicaId, "Replica id at the SP")->required();
+    command->add_option("--disk", diskArguments, "DISK_ID=PATH of a qcow2 image (repeat per disk)")
+        ->required();
+    command->add_option("--state-dir", options.stateDir, "Where the agent remembers confirmed runs")
+        ->capture_default_str();
+  }
   run->add_option("--job", options.jobId, "Replication job id (its retention applies)");
-  run->add_option("--disk", diskArguments, "DISK_ID=PATH of a qcow2 image (repeat per disk)")
-      ->required();
-  run->add_option("--state-dir", options.stateDir, "Where the agent remembers confirmed runs")
-      ->capture_default_str();
   run->add_flag("--full", options.forceFull, "Send every block, not only the changed ones");
   run->add_option("--bandwidth-mbps", mbps, "Upper bound on the sending rate in Mbit/s (0 = none)")
       ->check(CLI::NonNegativeNumber);
@@ -90,8 +96,14 @@ int main(int argc, char** argv) {
     }
     options.token = login.json().value("token", "");
 
-    const auto result = replication::replicate(
-        options, [](const std::string& line) { std::cout << line << std::endl; });
+    const auto print = [](const std::string& line) { std::cout << line << std::endl; };
+    if (failback->parsed()) {
+      const auto result = replication::failBack(options, print);
+      std::cout << "failback " << result.kind << ": " << result.changedBytes << " changed bytes, "
+                << result.wireBytes << " bytes received, " << result.seconds << " s\n";
+      return 0;
+    }
+    const auto result = replication::replicate(options, print);
     std::cout << "run " << result.runId << " " << result.kind << ": restore point "
               << result.restorePointId << ", " << result.changedBytes << " changed bytes, "
               << result.wireBytes << " bytes sent, " << result.reconnects << " reconnects, "

@@ -1,5 +1,7 @@
 #include "replication/agent.h"
 
+#include <libnbd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -347,6 +349,101 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   say("restore point " + result.restorePointId + " committed: " + std::to_string(result.wireBytes) +
       " bytes on the wire in " + std::to_string(result.seconds) + " s");
+  return result;
+}
+
+FailbackResult failBack(const AgentOptions& options, const AgentLog& log) {
+  const auto say = [&](const std::string& line) {
+    if (log) log(line);
+  };
+  if (options.disks.empty()) throw ImageError("no disk to fail back");
+  const auto started = std::chrono::steady_clock::now();
+  const auto state = loadState(options);
+
+  // What the tenant changed since its last confirmed restore point, from the base bitmaps.
+  std::string basePointId = state ? state->restorePointId : "";
+  nlohmann::json disks = nlohmann::json::array();
+  for (const auto& disk : options.disks) {
+    const auto info = inspectImage(disk.image);
+    nlohmann::json entry{{"diskId", disk.diskId}, {"sizeBytes", info.virtualSize}};
+    const BitmapInfo* bitmap = nullptr;
+    if (state) {
+      if (auto known = state->disks.find(disk.diskId); known != state->disks.end()) {
+        bitmap = info.bitmap(known->second.bitmap);
+      }
+    }
+    if (bitmap == nullptr || bitmap->inUse) {
+      basePointId.clear();  // the changes are unknown: the SP sends everything
+    } else {
+      NbdExport source(disk.image,
+                       {.writable = false, .dirtyBitmap = bitmap->name, .snapshot = {}});
+      auto changes = nlohmann::json::array();
+      for (const auto& range : source.rangesToSend(true, kMaxZeroExtentLength))
+        changes.push_back({range.offset, range.length});
+      entry["tenantChanges"] = std::move(changes);
+    }
+    disks.push_back(std::move(entry));
+  }
+
+  auto stream = FrameStream::connect(options.connect);
+  stream->sendJson(FrameType::kHello, {{"version", kProtocolVersion}, {"token", options.token}});
+  stream->expect(FrameType::kWelcome);
+  stream->sendJson(
+      FrameType::kFailbackBegin,
+      {{"replicaId", options.replicaId}, {"basePointId", basePointId}, {"disks", disks}});
+  const auto plan = stream->expect(FrameType::kFailbackPlan).json();
+  FailbackResult result;
+  result.kind = plan.value("kind", "full");
+  result.reason = plan.value("reason", "");
+  say("failback of " + options.replicaId + ": " + result.kind +
+      (result.reason.empty() ? "" : " (" + result.reason + ")"));
+
+  std::vector<std::unique_ptr<NbdExport>> targets;
+  for (const auto& disk : options.disks) {
+    targets.push_back(std::make_unique<NbdExport>(
+        disk.image, NbdExport::Options{.writable = true, .dirtyBitmap = {}, .snapshot = {}}));
+  }
+  while (true) {
+    auto frame = stream->receive();
+    if (frame.type == FrameType::kFailbackDone) {
+      const auto totals = frame.json();
+      if (totals.value("extents", std::uint64_t{0}) != result.extents ||
+          totals.value("changedBytes", std::uint64_t{0}) != result.changedBytes) {
+        throw ProtocolError("incomplete_run", "the SP sent " + totals.dump() +
+                                                  ", the agent wrote " +
+                                                  std::to_string(result.extents) + " extents");
+      }
+      break;
+    }
+    if (frame.type != FrameType::kExtent) {
+      throw ProtocolError(
+          "unexpected_frame",
+          std::string("expected EXTENT or FAILBACK_DONE, received ") + frameTypeName(frame.type));
+    }
+    const auto extent = unpackExtent(std::move(frame.body));
+    if (extent.disk >= targets.size() ||
+        extent.offset + extent.length > targets[extent.disk]->size()) {
+      throw ProtocolError("bad_frame", "an extent outside the tenant's disks");
+    }
+    nbd_handle* handle = targets[extent.disk]->handle();
+    const int written =
+        extent.kind == ExtentKind::kZero
+            ? nbd_zero(handle, extent.length, extent.offset, 0)
+            : nbd_pwrite(handle, extent.data.data(), extent.data.size(), extent.offset, 0);
+    if (written != 0) {
+      throw ImageError("writing " + options.disks[extent.disk].image.string() +
+                       " failed: " + nbd_get_error());
+    }
+    (extent.kind == ExtentKind::kZero ? result.zeroBytes : result.changedBytes) += extent.length;
+    ++result.extents;
+  }
+  for (auto& target : targets) target->close();  // flushed before the SP hears it landed
+  stream->sendJson(FrameType::kFailbackDone, nlohmann::json::object());
+  result.wireBytes = stream->bytesReceived();
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  say("failback wrote " + std::to_string(result.changedBytes) + " changed bytes and " +
+      std::to_string(result.zeroBytes) + " zero bytes in " + std::to_string(result.seconds) + " s");
   return result;
 }
 

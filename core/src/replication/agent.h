@@ -50,6 +50,21 @@ struct AgentRunResult {
 
 using AgentLog = std::function<void(const std::string&)>;
 
+struct FailbackResult {
+  std::string kind;    // "incremental" or "full"
+  std::string reason;  // why full
+  std::uint64_t changedBytes = 0, zeroBytes = 0, extents = 0;
+  std::uint64_t wireBytes = 0;  // bytes received
+  double seconds = 0;
+};
+
+// Brings the tenant's disks to the failed-over replica's data. The SP sends the blocks changed on
+// either side since the restore point the failover booted (the agent's base bitmap says which the
+// tenant changed), or every block when that point is not the agent's base. Nothing may use the
+// disks meanwhile; their change tracking keeps running, so the next replication run stays
+// incremental.
+FailbackResult failBack(const AgentOptions& options, const AgentLog& log = {});
+
 // Runs one replication of options.replicaId. Throws ProtocolError when the SP refuses (code says
 // why), TransportError when it stays unreachable, ImageError for a local disk problem.
 AgentRunResult replicate(const AgentOptions& options, const AgentLog& log = {});

@@ -266,11 +266,12 @@ NbdExport::~NbdExport() {
   std::filesystem::remove_all(socketDir_, ignored);
 }
 
-std::vector<DiskRange> NbdExport::rangesToSend(bool incremental, std::uint32_t maxLength) {
+std::vector<DiskRange> NbdExport::rangesToSend(bool incremental, std::uint32_t maxLength,
+                                               const std::vector<DiskRange>& alsoChanged) {
   StatusMaps maps;
   maps.dirtyContext = bitmapContext_;
-  const bool wantDirty = incremental;
-  if (incremental && bitmapContext_.empty()) {
+  const bool wantDirty = incremental && !bitmapContext_.empty();
+  if (incremental && bitmapContext_.empty() && alsoChanged.empty()) {
     throw ImageError("an incremental run needs the export of a dirty bitmap");
   }
   while (maps.allocationEnd < size_ || (wantDirty && maps.dirtyEnd < size_)) {
@@ -294,12 +295,21 @@ std::vector<DiskRange> NbdExport::rangesToSend(bool incremental, std::uint32_t m
     for (const auto& segment : maps.allocation)
       pushRange(merged, segment.offset, segment.length, (segment.flags & kNbdStateZero) != 0);
   } else {
-    // Dirty ranges, each split where the allocation map changes between data and zeroes.
+    // Changed ranges (the bitmap's and the others, merged), each split where the allocation map
+    // changes between data and zeroes.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> changed;  // [start, end)
+    for (const auto& dirty : maps.dirty)
+      if (dirty.flags & kNbdStateDirty)
+        changed.emplace_back(dirty.offset, dirty.offset + dirty.length);
+    for (const auto& range : alsoChanged) {
+      const auto end = std::min(range.offset + range.length, size_);
+      if (range.offset < end) changed.emplace_back(range.offset, end);
+    }
+    std::sort(changed.begin(), changed.end());
     std::size_t a = 0;
-    for (const auto& dirty : maps.dirty) {
-      if (!(dirty.flags & kNbdStateDirty)) continue;
-      std::uint64_t position = dirty.offset;
-      const std::uint64_t end = dirty.offset + dirty.length;
+    std::uint64_t position = 0;
+    for (const auto& [start, end] : changed) {
+      position = std::max(position, start);
       while (position < end) {
         while (maps.allocation[a].offset + maps.allocation[a].length <= position) ++a;
         const auto& allocation = maps.allocation[a];

@@ -81,10 +81,12 @@ class NbdExport {
   nbd_handle* handle() const noexcept { return handle_; }
   std::uint64_t size() const noexcept { return size_; }
 
-  // The ranges to send: every range for a full run (zeroes marked), or only the ranges set in the
-  // dirty bitmap for an incremental one. Adjacent ranges of the same kind are merged and none is
-  // longer than `maxLength`.
-  std::vector<DiskRange> rangesToSend(bool incremental, std::uint32_t maxLength);
+  // The ranges to send: every range for a full run (zeroes marked), or for an incremental one
+  // only the ranges set in the dirty bitmap and those in `alsoChanged` (changes known elsewhere,
+  // e.g. on the other side of a failback). Adjacent ranges of the same kind are merged and none
+  // is longer than `maxLength`.
+  std::vector<DiskRange> rangesToSend(bool incremental, std::uint32_t maxLength,
+                                      const std::vector<DiskRange>& alsoChanged = {});
 
   // Reads the ranges with up to `inFlight` pipelined requests and hands each one over in order.
   void readRanges(const std::vector<DiskRange>& ranges, std::size_t inFlight,

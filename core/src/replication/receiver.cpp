@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -171,6 +172,15 @@ void ReplicaDataStore::bootFrom(const std::string& tenantId, const std::string& 
     revertToSnapshot(file, snapshotName(pointId));
     addBitmap(file, std::string(kFailbackBitmap));
   }
+  std::ofstream(root_ / tenantId / replicaId / "failback-base") << pointId << "\n";
+}
+
+std::string ReplicaDataStore::failbackBase(const std::string& tenantId,
+                                           const std::string& replicaId) const {
+  std::ifstream in(root_ / tenantId / replicaId / "failback-base");
+  std::string pointId;
+  std::getline(in, pointId);
+  return pointId;
 }
 
 void ReplicaDataStore::discardChangesSince(const std::string& tenantId,
@@ -181,6 +191,8 @@ void ReplicaDataStore::discardChangesSince(const std::string& tenantId,
     if (info.bitmap(std::string(kFailbackBitmap))) removeBitmap(file, std::string(kFailbackBitmap));
     if (info.hasSnapshot(snapshotName(pointId))) revertToSnapshot(file, snapshotName(pointId));
   }
+  std::error_code missing;
+  std::filesystem::remove(root_ / tenantId / replicaId / "failback-base", missing);
 }
 
 void ReplicaDataStore::deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
@@ -303,7 +315,17 @@ void ReplicationReceiver::serve(FrameStream& stream) {
         {{"version", kProtocolVersion}, {"tenantId", tenantId}, {"tenant", tenant.name}});
 
     while (true) {
-      const auto request = stream.expect(FrameType::kRunBegin).json();
+      const auto next = stream.receive();
+      if (next.type == FrameType::kFailbackBegin) {
+        serveFailback(stream, tenantId, next.json());
+        continue;
+      }
+      if (next.type != FrameType::kRunBegin) {
+        throw ProtocolError("unexpected_frame",
+                            std::string("expected RUN_BEGIN or FAILBACK_BEGIN, received ") +
+                                frameTypeName(next.type));
+      }
+      const auto request = next.json();
       current = beginRun(tenantId, request);
       if (current->record.state == domain::ReplicationRunState::kCommitted) {
         stream.sendJson(FrameType::kCommitted, committedReply(current->record, {}));
@@ -761,6 +783,99 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
     }
   }
   return committedReply(run.record, expired);
+}
+
+void ReplicationReceiver::serveFailback(FrameStream& stream, const std::string& tenantId,
+                                        const nlohmann::json& request) {
+  const std::string replicaId = request.value("replicaId", "");
+  const auto replica = store_.read([&](store::Transaction& tx) {
+    auto found = tx.tenant(tenantId)->findReplica(replicaId);
+    if (!found) throw ProtocolError("not_found", "replica " + replicaId + " not found");
+    return *found;
+  });
+  if (replica.state != domain::ReplicaState::kFailover &&
+      replica.state != domain::ReplicaState::kFailback) {
+    throw ProtocolError("replica_busy", "replica " + replica.name + " is " +
+                                            std::string(domain::toString(replica.state)) +
+                                            "; failback follows a failover");
+  }
+  // Incremental when the agent's changes are counted from the point the failover booted: then
+  // the blocks to send are those changed at the SP since, plus those the tenant changed since
+  // (they must be overwritten too). Otherwise every block.
+  const std::string base = data_.failbackBase(tenantId, replicaId);
+  const std::string agentBase = request.value("basePointId", "");
+  const bool incremental = !base.empty() && base == agentBase;
+  const std::string reason = incremental ? std::string()
+                             : base.empty()
+                                 ? "the replica's data has no failback bitmap"
+                                 : "the tenant's disks do not count their changes from " + base;
+  const auto disks = request.value("disks", nlohmann::json::array());
+  if (!disks.is_array() || disks.empty() || disks.size() > replica.disks.size()) {
+    throw ProtocolError("bad_request", "FAILBACK_BEGIN must list the replica's disks");
+  }
+  struct Source {
+    std::unique_ptr<NbdExport> image;
+    std::vector<DiskRange> ranges;
+  };
+  std::vector<Source> sources;
+  nlohmann::json plan{{"kind", incremental ? "incremental" : "full"},
+                      {"reason", reason},
+                      {"disks", nlohmann::json::array()}};
+  std::uint64_t changed = 0, zero = 0, extents = 0;
+  for (const auto& entry : disks) {
+    const std::string diskId = entry.value("diskId", "");
+    const auto path = data_.diskPath(tenantId, replicaId, diskId);
+    if (std::none_of(replica.disks.begin(), replica.disks.end(),
+                     [&](const domain::ReplicaDisk& d) { return d.diskId == diskId; }) ||
+        !std::filesystem::exists(path)) {
+      throw ProtocolError("not_found",
+                          "replica " + replica.name + " has no data for disk " + diskId);
+    }
+    std::vector<DiskRange> tenantChanges;
+    for (const auto& range : entry.value("tenantChanges", nlohmann::json::array())) {
+      if (!range.is_array() || range.size() != 2) {
+        throw ProtocolError("bad_request", "tenantChanges must be [offset, length] pairs");
+      }
+      tenantChanges.push_back(
+          {range[0].get<std::uint64_t>(), range[1].get<std::uint64_t>(), false});
+    }
+    NbdExport::Options options;
+    if (incremental) options.dirtyBitmap = std::string(ReplicaDataStore::kFailbackBitmap);
+    Source source{std::make_unique<NbdExport>(path, options), {}};
+    if (entry.value("sizeBytes", std::uint64_t{0}) != source.image->size()) {
+      throw ProtocolError("disk_size_mismatch",
+                          "disk " + diskId + " is " + std::to_string(source.image->size()) +
+                              " bytes at the SP; the tenant's disk must be that size");
+    }
+    source.ranges = source.image->rangesToSend(incremental, kMaxExtentLength, tenantChanges);
+    std::uint64_t diskChanged = 0, diskZero = 0;
+    for (const auto& range : source.ranges) (range.zero ? diskZero : diskChanged) += range.length;
+    plan["disks"].push_back({{"diskId", diskId},
+                             {"sizeBytes", source.image->size()},
+                             {"changedBytes", diskChanged},
+                             {"zeroBytes", diskZero},
+                             {"extents", source.ranges.size()}});
+    changed += diskChanged;
+    zero += diskZero;
+    extents += source.ranges.size();
+    sources.push_back(std::move(source));
+  }
+  stream.sendJson(FrameType::kFailbackPlan, plan);
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    sources[i].image->readRanges(sources[i].ranges, 8,
+                                 [&](const DiskRange& range, std::string&& bytes) {
+                                   Extent extent;
+                                   extent.disk = static_cast<std::uint16_t>(i);
+                                   extent.offset = range.offset;
+                                   extent.length = static_cast<std::uint32_t>(range.length);
+                                   extent.kind = range.zero ? ExtentKind::kZero : ExtentKind::kData;
+                                   extent.data = std::move(bytes);
+                                   stream.send(FrameType::kExtent, packExtent(extent, 1).body);
+                                 });
+  }
+  stream.sendJson(FrameType::kFailbackDone,
+                  {{"extents", extents}, {"changedBytes", changed}, {"zeroBytes", zero}});
+  stream.expect(FrameType::kFailbackDone);  // the agent flushed them
 }
 
 void ReplicationReceiver::failRun(ActiveRun& run, const std::string& error) {

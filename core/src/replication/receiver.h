@@ -38,6 +38,8 @@ class ReplicaDataStore {
   // Undo: the changes made since the restore point are dropped, and so is the failback bitmap.
   void discardChangesSince(const std::string& tenantId, const std::string& replicaId,
                            const std::string& pointId) const;
+  // The restore point the failback bitmap counts from ("" when there is none).
+  std::string failbackBase(const std::string& tenantId, const std::string& replicaId) const;
   std::vector<std::filesystem::path> diskFiles(const std::string& tenantId,
                                                const std::string& replicaId) const;
 
@@ -82,6 +84,9 @@ class ReplicationReceiver {
   void writeExtent(ActiveRun& run, std::string body);
   // Counts the writes that completed, oldest first; with `wait`, waits for all of them.
   static void retireWrites(ActiveRun& run, bool wait);
+  // Sends a failed-over replica's data back to the tenant's agent.
+  void serveFailback(FrameStream& stream, const std::string& tenantId,
+                     const nlohmann::json& request);
   nlohmann::json commitRun(ActiveRun& run, const nlohmann::json& totals);
   void failRun(ActiveRun& run, const std::string& error);
   void reapAbandonedRuns();

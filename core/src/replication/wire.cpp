@@ -66,6 +66,12 @@ const char* frameTypeName(FrameType type) noexcept {
       return "COMMITTED";
     case FrameType::kError:
       return "ERROR";
+    case FrameType::kFailbackBegin:
+      return "FAILBACK_BEGIN";
+    case FrameType::kFailbackPlan:
+      return "FAILBACK_PLAN";
+    case FrameType::kFailbackDone:
+      return "FAILBACK_DONE";
   }
   return "UNKNOWN";
 }
@@ -89,7 +95,7 @@ std::string encodeFrameHeader(FrameType type, std::size_t bodyLength) {
 
 std::uint32_t decodeFrameHeader(const unsigned char (&header)[kFrameHeaderSize], FrameType& type) {
   if (header[0] < static_cast<unsigned char>(FrameType::kHello) ||
-      header[0] > static_cast<unsigned char>(FrameType::kError) || header[1] != 0 ||
+      header[0] > static_cast<unsigned char>(FrameType::kFailbackDone) || header[1] != 0 ||
       header[2] != 0 || header[3] != 0) {
     throw ProtocolError("bad_frame", "unknown frame type " + std::to_string(header[0]));
   }

@@ -27,6 +27,10 @@ enum class FrameType : std::uint8_t {
   kRunCommit = 6,    // agent: the totals the receiver must have seen
   kCommitted = 7,    // receiver: the restore point the run became
   kError = 8,        // either side: {"code", "message"}; the sender closes afterwards
+  // Failback: the same extents flow from the SP back to the agent.
+  kFailbackBegin = 9,  // agent: which replica and disks, and what changed on its side
+  kFailbackPlan = 10,  // SP: full or incremental, and per disk what it will send
+  kFailbackDone = 11,  // SP: the totals sent; agent: they all landed
 };
 
 const char* frameTypeName(FrameType type) noexcept;
