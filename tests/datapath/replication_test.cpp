@@ -535,6 +535,39 @@ TEST_F(ReplicationTest, FailbackShipsOnlyTheBlocksChangedOnEitherSideSinceTheFai
   EXPECT_TRUE(command({"qemu-img", "compare", "-U", source_, copy}).succeeded);
 }
 
+TEST_F(ReplicationTest, MalformedRunRequestsAreRefusedAndChangeNothing) {
+  const std::vector<nlohmann::json> requests = {
+      {{"runId", "r1"}, {"kind", "full"}},                                           // no replica
+      {{"runId", "r2"}, {"replicaId", replica_}, {"kind", "partial"}},               // bad kind
+      {{"runId", "r3"}, {"replicaId", replica_}, {"kind", "full"}, {"disks", {5}}},  // bad disk
+      {{"runId", "r4"}, {"replicaId", replica_}, {"kind", "full"}, {"disks", "x"}},
+      {{"runId", "r5"},
+       {"replicaId", replica_},
+       {"kind", "full"},
+       {"disks", {{{"diskId", "disk-9"}, {"sizeBytes", kDiskSize}}}}},  // no such disk
+      {{"runId", "r6"},
+       {"replicaId", replica_},
+       {"kind", "full"},
+       {"disks", {{{"diskId", "disk-0"}, {"sizeBytes", 11ull << 30}}}}},  // larger than 10 GB
+      {{"runId", std::string(65, 'x')}, {"replicaId", replica_}, {"kind", "full"}},
+  };
+  for (const auto& request : requests) {
+    auto stream = replication::FrameStream::connect(agent().connect);
+    stream->sendJson(replication::FrameType::kHello, {{"version", 1}, {"token", acme_->token()}});
+    stream->expect(replication::FrameType::kWelcome);
+    stream->sendJson(replication::FrameType::kRunBegin, request);
+    try {
+      stream->receive();
+      ADD_FAILURE() << "accepted " << request.dump();
+    } catch (const replication::ProtocolError& e) {
+      EXPECT_TRUE(e.code() == "bad_request" || e.code() == "disk_too_large") << e.code();
+      EXPECT_FALSE(std::string(e.what()).empty());
+    }
+  }
+  EXPECT_TRUE(acme_->get("/api/v1/replicas/" + replica_ + "/replication-runs").json().empty());
+  EXPECT_FALSE(std::filesystem::exists(replicaDisk()));
+}
+
 TEST_F(ReplicationTest, ThePortSpeaksOnlyTls13WithThePinnedCertificate) {
   auto options = agent().connect;
   options.pinnedThumbprint = std::string(95, 'A');

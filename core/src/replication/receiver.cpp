@@ -367,6 +367,11 @@ void ReplicationReceiver::serve(FrameStream& stream) {
       stream.sendJson(FrameType::kError, {{"code", e.code()}, {"message", e.what()}});
     } catch (const TransportError&) {
     }
+  } catch (const nlohmann::json::exception& e) {
+    try {  // a field of the wrong type in a control frame
+      stream.sendJson(FrameType::kError, {{"code", "bad_request"}, {"message", e.what()}});
+    } catch (const TransportError&) {
+    }
   } catch (const api::ApiError& e) {
     try {
       stream.sendJson(FrameType::kError, {{"code", e.code()}, {"message", e.what()}});
