@@ -340,9 +340,12 @@ TEST_F(ReplicationTest, ACorruptedExtentIsRefusedAndNeverBecomesARestorePoint) {
 TEST_F(ReplicationTest, ABitmapLeftInUseByACrashedWriterForcesAFullRun) {
   replication::replicate(agent(), log());
   // A writer (here qemu-nbd, as a VM's QEMU would) dies holding the image: the bitmap stays in use.
+  // A socket path must stay under 108 bytes, whatever the build directory's length.
+  const auto writerSocket =
+      std::filesystem::temp_directory_path() / ("warmsite-writer-" + std::to_string(getpid()));
   const pid_t writer = fork();
   if (writer == 0) {
-    execlp("qemu-nbd", "qemu-nbd", "-f", "qcow2", "-k", (site_ / "w.sock").c_str(), source_.c_str(),
+    execlp("qemu-nbd", "qemu-nbd", "-f", "qcow2", "-k", writerSocket.c_str(), source_.c_str(),
            static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -357,6 +360,7 @@ TEST_F(ReplicationTest, ABitmapLeftInUseByACrashedWriterForcesAFullRun) {
   }
   kill(writer, SIGKILL);
   waitpid(writer, nullptr, 0);
+  std::filesystem::remove(writerSocket);
   const auto info = replication::inspectImage(source_);
   ASSERT_EQ(info.bitmaps.size(), 1u);
   ASSERT_TRUE(info.bitmaps[0].inUse) << "qemu-nbd did not mark the bitmap in use";
