@@ -9,9 +9,13 @@
 //                                       compression (the writes are random data: no help from zstd)
 //
 // Usage: replication [--size-mib N] [--changed-percent P]
+#include <unistd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -62,8 +66,11 @@ double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem
                       std::uint64_t size) {
   std::filesystem::remove(target);
   warmsite::replication::createQcow2(target, size);
-  const auto dir = target.parent_path();
-  const auto in = (dir / "in.sock").string(), out = (dir / "out.sock").string();
+  // Sockets in the temp directory: a path must stay under 108 bytes.
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto tag = std::to_string(getpid());
+  const auto in = (dir / ("warmsite-bench-in-" + tag)).string();
+  const auto out = (dir / ("warmsite-bench-out-" + tag)).string();
   run({"qemu-nbd", "--fork", "--read-only", "-f", "qcow2", "-k", in, source});
   run({"qemu-nbd", "--fork", "-f", "qcow2", "--discard=unmap", "-k", out, target});
   const auto start = Clock::now();
