@@ -10,7 +10,6 @@
 //
 // Usage: replication [--size-mib N] [--changed-percent P]
 #include <unistd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
