@@ -572,6 +572,24 @@ TEST_F(ReplicationTest, MalformedRunRequestsAreRefusedAndChangeNothing) {
   EXPECT_FALSE(std::filesystem::exists(replicaDisk()));
 }
 
+TEST_F(ReplicationTest, ATenantsRunsKeepToItsBandwidthLimit) {
+  // 8 MB/s for the tenant: 10 MiB of random data cannot arrive in less than about a second (the
+  // limit allows a quarter second's burst). Only the lower bound is checked: it holds on any
+  // machine.
+  restart([](daemon::OrchestratorOptions& o) {
+    o.replication.tenantBandwidthBytesPerSecond = 8'000'000;
+  });
+  acme_ = std::make_unique<client::ApiClient>(client("Acme", "tenant-pass-1"));
+  source_ = makeSource("small.qcow2", 10 * kMiB, 16);
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = replication::replicate(agent(), log());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(result.changedBytes, 10 * kMiB);
+  EXPECT_GE(seconds, (10.0 * kMiB - 2e6) / 8e6) << "the limit was not applied";
+  EXPECT_TRUE(restorePointEquals(result.restorePointId, source_));
+}
+
 TEST_F(ReplicationTest, ThePortSpeaksOnlyTls13WithThePinnedCertificate) {
   auto options = agent().connect;
   options.pinnedThumbprint = std::string(95, 'A');
