@@ -3,18 +3,15 @@
 #include <libnbd.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "domain/ids.h"
 #include "replication/disk_image.h"
+#include "replication/pipeline_stage.h"
 #include "replication/throttle.h"
 
 namespace warmsite::replication {
@@ -96,77 +93,6 @@ std::string fullRunReason(const AgentOptions& options, const std::optional<Agent
   }
   return "";
 }
-
-// Sends extent frames on its own thread, so that hashing and compressing the next extents overlaps
-// encrypting and writing the previous ones. A failed send surfaces at the next push or at finish.
-class PipelinedSender {
- public:
-  PipelinedSender(FrameStream& stream, BandwidthThrottle& throttle)
-      : stream_(stream), throttle_(throttle), thread_([this] { loop(); }) {}
-  ~PipelinedSender() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = aborted_ = true;
-    }
-    changed_.notify_all();
-    stream_.abort();  // a send blocked on a silent peer fails at once
-    thread_.join();
-  }
-
-  void push(std::string body) {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return queue_.size() < kDepth || failure_; });
-    if (failure_) std::rethrow_exception(failure_);
-    queue_.push_back(std::move(body));
-    changed_.notify_all();
-  }
-
-  void finish() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
- private:
-  static constexpr std::size_t kDepth = 8;
-
-  void loop() {
-    while (true) {
-      std::string body;
-      {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
-        if (aborted_ || queue_.empty()) return;
-        body = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      changed_.notify_all();
-      try {
-        throttle_.take(body.size() + kFrameHeaderSize);
-        stream_.send(FrameType::kExtent, body);
-      } catch (...) {
-        std::lock_guard lock(mutex_);
-        failure_ = std::current_exception();
-        changed_.notify_all();
-        return;
-      }
-    }
-  }
-
-  FrameStream& stream_;
-  BandwidthThrottle& throttle_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<std::string> queue_;
-  bool closed_ = false, aborted_ = false;
-  std::exception_ptr failure_;
-  std::thread thread_;
-};
 
 struct DiskPlan {
   std::unique_ptr<NbdExport> source;
@@ -292,7 +218,13 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
           say("resuming at disk " + std::to_string(resumeDisk) + " offset " +
               std::to_string(resumeOffset));
         }
-        PipelinedSender sender(*stream, throttle);
+        // Sending (encrypting, writing) on its own thread overlaps reading and packing.
+        PipelineStage sender({.process =
+                                  [&](std::string&& body) {
+                                    throttle.take(body.size() + kFrameHeaderSize);
+                                    stream->send(FrameType::kExtent, body);
+                                  },
+                              .abandoned = [&] { stream->abort(); }});
         for (std::size_t i = resumeDisk; i < plans.size(); ++i) {
           std::vector<DiskRange> remaining;
           for (const auto& range : plans[i].ranges) {

@@ -4,17 +4,14 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <deque>
-#include <exception>
 #include <fstream>
-#include <functional>
 #include <optional>
-#include <thread>
 
 #include "api/api_context.h"
 #include "domain/ids.h"
 #include "replication/disk_image.h"
+#include "replication/pipeline_stage.h"
 
 namespace warmsite::replication {
 
@@ -46,91 +43,6 @@ nlohmann::json committedReply(const domain::ReplicationRun& run,
           {"changedBytes", changed}, {"zeroBytes", zero},
           {"extents", extents},      {"expiredRestorePoints", expired}};
 }
-
-// Verifies and writes a run's extents on its own thread, so that checking the hashes of some
-// overlaps decrypting the next ones. Only the connection's thread touches the TLS stream.
-class ExtentWriter {
- public:
-  // `failed` runs on the writer's thread when an extent fails (to wake the reading thread).
-  ExtentWriter(std::function<void(std::string&&)> write, std::function<void()> drain,
-               std::function<void()> failed)
-      : write_(std::move(write)),
-        drain_(std::move(drain)),
-        failed_(std::move(failed)),
-        thread_([this] { loop(); }) {}
-  ~ExtentWriter() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = aborted_ = true;
-    }
-    changed_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
-  // Blocks while the queue is full; a failure of an earlier extent surfaces here.
-  void push(std::string body) {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return queue_.size() < kDepth || failure_; });
-    if (failure_) std::rethrow_exception(failure_);
-    queue_.push_back(std::move(body));
-    changed_.notify_all();
-  }
-
-  void rethrowFailure() {
-    std::lock_guard lock(mutex_);
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
-  // Waits until every extent is written and its write completed.
-  void finish() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
- private:
-  static constexpr std::size_t kDepth = 8;
-
-  void loop() {
-    try {
-      while (true) {
-        std::string body;
-        {
-          std::unique_lock lock(mutex_);
-          changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
-          if (aborted_) return;
-          if (queue_.empty()) break;
-          body = std::move(queue_.front());
-          queue_.pop_front();
-        }
-        changed_.notify_all();
-        write_(std::move(body));
-      }
-      drain_();
-    } catch (...) {
-      {
-        std::lock_guard lock(mutex_);
-        failure_ = std::current_exception();
-      }
-      changed_.notify_all();
-      failed_();
-    }
-  }
-
-  std::function<void(std::string&&)> write_;
-  std::function<void()> drain_;
-  std::function<void()> failed_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<std::string> queue_;
-  bool closed_ = false, aborted_ = false;
-  std::exception_ptr failure_;
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -611,8 +523,11 @@ nlohmann::json ReplicationReceiver::receiveExtents(FrameStream& stream, ActiveRu
       }
     }
   } drain{run};
-  ExtentWriter writer([&](std::string&& body) { writeExtent(run, std::move(body)); },
-                      [&] { retireWrites(run, true); }, [&] { stream.stopReading(); });
+  // Verifying and writing on their own thread overlaps decrypting the next extents. Only this
+  // thread touches the TLS stream; a refused extent wakes its blocked receive.
+  PipelineStage writer({.process = [&](std::string&& body) { writeExtent(run, std::move(body)); },
+                        .finished = [&] { retireWrites(run, true); },
+                        .failed = [&] { stream.stopReading(); }});
   while (true) {
     Frame frame;
     try {
