@@ -15,7 +15,7 @@
 #include "engine/task_engine.h"
 #include "plugins/cloud_host_registry.h"
 #include "replication/disk_image.h"
-#include "replication/receiver.h"
+#include "replication/replica_data.h"
 #include "store/store.h"
 
 namespace warmsite::engine {

@@ -9,7 +9,7 @@
 
 #include "engine/task_engine.h"
 #include "plugins/cloud_host_registry.h"
-#include "replication/receiver.h"
+#include "replication/replica_data.h"
 
 namespace warmsite::engine {
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <fstream>
 #include <optional>
 
 #include "api/api_context.h"
@@ -27,10 +26,6 @@ std::uint64_t allocatedOnDisk(const std::filesystem::path& path) {
   return static_cast<std::uint64_t>(info.st_blocks) * 512;
 }
 
-std::string snapshotName(const std::string& restorePointId) {
-  return restorePointId;
-}
-
 nlohmann::json committedReply(const domain::ReplicationRun& run,
                               const std::vector<std::string>& expired) {
   std::uint64_t changed = 0, zero = 0, extents = 0;
@@ -45,76 +40,6 @@ nlohmann::json committedReply(const domain::ReplicationRun& run,
 }
 
 }  // namespace
-
-std::filesystem::path ReplicaDataStore::diskPath(const std::string& tenantId,
-                                                 const std::string& replicaId,
-                                                 const std::string& diskId) const {
-  return root_ / tenantId / replicaId / (diskId + ".qcow2");
-}
-
-void ReplicaDataStore::removeReplica(const std::string& tenantId,
-                                     const std::string& replicaId) const {
-  std::error_code ignored;
-  std::filesystem::remove_all(root_ / tenantId / replicaId, ignored);
-}
-
-std::vector<std::filesystem::path> ReplicaDataStore::diskFiles(const std::string& tenantId,
-                                                               const std::string& replicaId) const {
-  std::vector<std::filesystem::path> files;
-  std::error_code missing;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(root_ / tenantId / replicaId, missing)) {
-    if (entry.path().extension() == ".qcow2") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-void ReplicaDataStore::bootFrom(const std::string& tenantId, const std::string& replicaId,
-                                const std::string& pointId) const {
-  const auto files = diskFiles(tenantId, replicaId);
-  if (files.empty()) throw ImageError("replica " + replicaId + " has no replicated data");
-  for (const auto& file : files) {
-    const auto info = inspectImage(file);
-    if (!info.hasSnapshot(snapshotName(pointId))) {
-      throw ImageError(file.filename().string() + " has no restore point " + pointId);
-    }
-    // qcow2 applies no snapshot while a bitmap is enabled: an old failback bitmap goes first.
-    if (info.bitmap(std::string(kFailbackBitmap))) removeBitmap(file, std::string(kFailbackBitmap));
-    revertToSnapshot(file, snapshotName(pointId));
-    addBitmap(file, std::string(kFailbackBitmap));
-  }
-  std::ofstream(root_ / tenantId / replicaId / "failback-base") << pointId << "\n";
-}
-
-std::string ReplicaDataStore::failbackBase(const std::string& tenantId,
-                                           const std::string& replicaId) const {
-  std::ifstream in(root_ / tenantId / replicaId / "failback-base");
-  std::string pointId;
-  std::getline(in, pointId);
-  return pointId;
-}
-
-void ReplicaDataStore::discardChangesSince(const std::string& tenantId,
-                                           const std::string& replicaId,
-                                           const std::string& pointId) const {
-  for (const auto& file : diskFiles(tenantId, replicaId)) {
-    const auto info = inspectImage(file);
-    if (info.bitmap(std::string(kFailbackBitmap))) removeBitmap(file, std::string(kFailbackBitmap));
-    if (info.hasSnapshot(snapshotName(pointId))) revertToSnapshot(file, snapshotName(pointId));
-  }
-  std::error_code missing;
-  std::filesystem::remove(root_ / tenantId / replicaId / "failback-base", missing);
-}
-
-void ReplicaDataStore::deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
-                                          const std::string& pointId) const {
-  for (const auto& file : diskFiles(tenantId, replicaId)) {
-    if (inspectImage(file).hasSnapshot(snapshotName(pointId))) {
-      deleteSnapshot(file, snapshotName(pointId));
-    }
-  }
-}
 
 struct ReplicationReceiver::ActiveRun {
   struct Disk {
@@ -484,8 +409,8 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
         if (info.bitmap(std::string(ReplicaDataStore::kFailbackBitmap))) {
           removeBitmap(disk.path, std::string(ReplicaDataStore::kFailbackBitmap));
         }
-        if (!latestPoint.empty() && info.hasSnapshot(snapshotName(latestPoint))) {
-          revertToSnapshot(disk.path, snapshotName(latestPoint));
+        if (!latestPoint.empty() && info.hasSnapshot(latestPoint)) {
+          revertToSnapshot(disk.path, latestPoint);
           info = inspectImage(disk.path);  // the restore point's size
         }
         if (info.virtualSize != disk.size) {
@@ -653,13 +578,13 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
               .count();
     }
     for (const auto& disk : run.disks) {
-      createSnapshot(disk.path, snapshotName(pointId));
+      createSnapshot(disk.path, pointId);
       snapshotted.push_back(&disk);
     }
   } catch (const std::exception& e) {
     for (const auto* disk : snapshotted) {
       try {
-        deleteSnapshot(disk->path, snapshotName(pointId));
+        deleteSnapshot(disk->path, pointId);
       } catch (const ImageError&) {
       }
     }
@@ -697,7 +622,7 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
   for (const auto& id : expired) {
     for (const auto& disk : run.disks) {
       try {
-        deleteSnapshot(disk.path, snapshotName(id));
+        deleteSnapshot(disk.path, id);
       } catch (const ImageError&) {
       }
     }

@@ -14,41 +14,12 @@
 #include <string>
 
 #include "replication/frame_stream.h"
+#include "replication/replica_data.h"
 #include "replication/throttle.h"
 #include "security/authenticator.h"
 #include "store/store.h"
 
 namespace warmsite::replication {
-
-// Where replica data lives: one qcow2 file per disk, under <root>/<tenant>/<replica>/.
-class ReplicaDataStore {
- public:
-  explicit ReplicaDataStore(std::filesystem::path root) : root_(std::move(root)) {}
-  std::filesystem::path diskPath(const std::string& tenantId, const std::string& replicaId,
-                                 const std::string& diskId) const;
-  // Removes every disk file of a replica (after the replica is deleted).
-  void removeReplica(const std::string& tenantId, const std::string& replicaId) const;
-  // Deletes one restore point's snapshot from each of the replica's disks that holds it.
-  void deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
-                          const std::string& pointId) const;
-  // Failover: every disk back to the restore point's data, and a fresh failback bitmap that
-  // records what the failed-over VM changes (what failback ships back to the tenant).
-  void bootFrom(const std::string& tenantId, const std::string& replicaId,
-                const std::string& pointId) const;
-  // Undo: the changes made since the restore point are dropped, and so is the failback bitmap.
-  void discardChangesSince(const std::string& tenantId, const std::string& replicaId,
-                           const std::string& pointId) const;
-  // The restore point the failback bitmap counts from ("" when there is none).
-  std::string failbackBase(const std::string& tenantId, const std::string& replicaId) const;
-  std::vector<std::filesystem::path> diskFiles(const std::string& tenantId,
-                                               const std::string& replicaId) const;
-
-  static constexpr std::string_view kFailbackBitmap = "warmsite-failback";
-  const std::filesystem::path& root() const noexcept { return root_; }
-
- private:
-  std::filesystem::path root_;
-};
 
 struct ReceiverOptions {
   FrameListener::Options listener;

@@ -1,0 +1,42 @@
+#pragma once
+// The SP's copy of replicated disks: one qcow2 file per replica disk under
+// <root>/<tenant>/<replica>/, whose internal snapshots are the replica's replicated restore points
+// (named by their ids). The receiver writes into it; the engine boots, reverts and deletes through
+// it.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warmsite::replication {
+
+class ReplicaDataStore {
+ public:
+  explicit ReplicaDataStore(std::filesystem::path root) : root_(std::move(root)) {}
+  std::filesystem::path diskPath(const std::string& tenantId, const std::string& replicaId,
+                                 const std::string& diskId) const;
+  // Removes every disk file of a replica (after the replica is deleted).
+  void removeReplica(const std::string& tenantId, const std::string& replicaId) const;
+  // Deletes one restore point's snapshot from each of the replica's disks that holds it.
+  void deleteRestorePoint(const std::string& tenantId, const std::string& replicaId,
+                          const std::string& pointId) const;
+  // Failover: every disk back to the restore point's data, and a fresh failback bitmap that
+  // records what the failed-over VM changes (what failback ships back to the tenant).
+  void bootFrom(const std::string& tenantId, const std::string& replicaId,
+                const std::string& pointId) const;
+  // Undo: the changes made since the restore point are dropped, and so is the failback bitmap.
+  void discardChangesSince(const std::string& tenantId, const std::string& replicaId,
+                           const std::string& pointId) const;
+  // The restore point the failback bitmap counts from ("" when there is none).
+  std::string failbackBase(const std::string& tenantId, const std::string& replicaId) const;
+  std::vector<std::filesystem::path> diskFiles(const std::string& tenantId,
+                                               const std::string& replicaId) const;
+
+  static constexpr std::string_view kFailbackBitmap = "warmsite-failback";
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace warmsite::replication
