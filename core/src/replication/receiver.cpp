@@ -26,17 +26,30 @@ std::uint64_t allocatedOnDisk(const std::filesystem::path& path) {
   return static_cast<std::uint64_t>(info.st_blocks) * 512;
 }
 
+// What a run's disks received, together.
+struct RunTotals {
+  std::uint64_t changedBytes = 0, zeroBytes = 0, extents = 0;
+};
+
+RunTotals totalsOf(const domain::ReplicationRun& run) {
+  RunTotals totals;
+  for (const auto& disk : run.disks) {
+    totals.changedBytes += disk.changedBytes;
+    totals.zeroBytes += disk.zeroBytes;
+    totals.extents += disk.extents;
+  }
+  return totals;
+}
+
 nlohmann::json committedReply(const domain::ReplicationRun& run,
                               const std::vector<std::string>& expired) {
-  std::uint64_t changed = 0, zero = 0, extents = 0;
-  for (const auto& disk : run.disks) {
-    changed += disk.changedBytes;
-    zero += disk.zeroBytes;
-    extents += disk.extents;
-  }
-  return {{"runId", run.id},         {"restorePointId", run.restorePointId},
-          {"changedBytes", changed}, {"zeroBytes", zero},
-          {"extents", extents},      {"expiredRestorePoints", expired}};
+  const auto totals = totalsOf(run);
+  return {{"runId", run.id},
+          {"restorePointId", run.restorePointId},
+          {"changedBytes", totals.changedBytes},
+          {"zeroBytes", totals.zeroBytes},
+          {"extents", totals.extents},
+          {"expiredRestorePoints", expired}};
 }
 
 }  // namespace
@@ -78,7 +91,6 @@ struct ReplicationReceiver::ActiveRun {
     for (auto& d : disks) d.image.reset();
     writes.clear();
   }
-  std::uint64_t extents = 0, changedBytes = 0, zeroBytes = 0;
   // The connection serving it, and since when none has; guarded by the receiver's mutex.
   FrameStream* connection = nullptr;
   Clock::time_point detachedAt = Clock::now();
@@ -247,21 +259,17 @@ std::shared_ptr<ReplicationReceiver::ActiveRun> ReplicationReceiver::beginRun(
   if (kind != "full" && kind != "incremental") {
     throw ProtocolError("bad_request", "RUN_BEGIN kind must be \"full\" or \"incremental\"");
   }
-  {
-    std::lock_guard lock(mutex_);
-    auto open = runs_.find(runId);
-    if (open != runs_.end()) {
-      if (open->second->record.tenantId != tenantId) {
-        throw ProtocolError("bad_request", "run id " + runId + " is taken");
-      }
-      return open->second;  // a resume
-    }
-  }
-
-  // One open run per replica: a newer one replaces one whose agent went away.
+  // A resume, or a new run: one open run per replica, and a newer one replaces one whose agent
+  // went away.
   std::vector<std::shared_ptr<ActiveRun>> replaced;
   {
     std::lock_guard lock(mutex_);
+    if (auto open = runs_.find(runId); open != runs_.end()) {
+      if (open->second->record.tenantId != tenantId) {
+        throw ProtocolError("bad_request", "run id " + runId + " is taken");
+      }
+      return open->second;
+    }
     for (auto& [id, other] : runs_) {
       if (other->record.replicaId != replicaId || other->record.tenantId != tenantId) continue;
       if (other->connection != nullptr) {
@@ -545,11 +553,9 @@ void ReplicationReceiver::retireWrites(ActiveRun& run, bool wait) {
       throw ImageError("writing disk " + run.disks[head.disk].diskId + " failed: " + error);
     }
     auto& figures = run.record.disks[head.disk];
-    (head.zero ? run.zeroBytes : run.changedBytes) += head.length;
     (head.zero ? figures.zeroBytes : figures.changedBytes) += head.length;
     figures.wireBytes += head.wireBytes;
     ++figures.extents;
-    ++run.extents;
     run.disk = head.disk;
     run.offset = head.offset + head.length;
     run.writes.pop_front();
@@ -557,13 +563,14 @@ void ReplicationReceiver::retireWrites(ActiveRun& run, bool wait) {
 }
 
 nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::json& totals) {
-  if (totals.value("extents", std::uint64_t{0}) != run.extents ||
-      totals.value("changedBytes", std::uint64_t{0}) != run.changedBytes ||
-      totals.value("zeroBytes", std::uint64_t{0}) != run.zeroBytes) {
-    const std::string message = "the run is incomplete: the agent sent " + totals.dump() +
-                                ", the SP received " + std::to_string(run.extents) + " extents, " +
-                                std::to_string(run.changedBytes) + " changed bytes, " +
-                                std::to_string(run.zeroBytes) + " zero bytes";
+  const auto received = totalsOf(run.record);
+  if (totals.value("extents", std::uint64_t{0}) != received.extents ||
+      totals.value("changedBytes", std::uint64_t{0}) != received.changedBytes ||
+      totals.value("zeroBytes", std::uint64_t{0}) != received.zeroBytes) {
+    const std::string message =
+        "the run is incomplete: the agent sent " + totals.dump() + ", the SP received " +
+        std::to_string(received.extents) + " extents, " + std::to_string(received.changedBytes) +
+        " changed bytes, " + std::to_string(received.zeroBytes) + " zero bytes";
     failRun(run, message);
     throw ProtocolError("incomplete_run", message);
   }
@@ -603,7 +610,7 @@ nlohmann::json ReplicationReceiver::commitRun(ActiveRun& run, const nlohmann::js
     point.description = run.record.kind + " replication run " + run.record.id;
     point.createdUnix = security::nowUnix();
     point.origin = "replication";
-    point.dataBytes = run.changedBytes;
+    point.dataBytes = received.changedBytes;
     scope->insertRestorePoint(point);
     run.record.state = domain::ReplicationRunState::kCommitted;
     run.record.restorePointId = pointId;
