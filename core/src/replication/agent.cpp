@@ -94,6 +94,18 @@ std::string fullRunReason(const AgentOptions& options, const std::optional<Agent
   return "";
 }
 
+void tell(const AgentLog& log, const std::string& line) {
+  if (log) log(line);
+}
+
+// A connection to the SP's replication port, authenticated as the tenant.
+std::unique_ptr<FrameStream> openSession(const AgentOptions& options) {
+  auto stream = FrameStream::connect(options.connect);
+  stream->sendJson(FrameType::kHello, {{"version", kProtocolVersion}, {"token", options.token}});
+  stream->expect(FrameType::kWelcome);
+  return stream;
+}
+
 struct DiskPlan {
   std::unique_ptr<NbdExport> source;
   std::vector<DiskRange> ranges;
@@ -102,9 +114,7 @@ struct DiskPlan {
 }  // namespace
 
 AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
-  const auto say = [&](const std::string& line) {
-    if (log) log(line);
-  };
+  const auto say = [&](const std::string& line) { tell(log, line); };
   if (options.disks.empty()) throw ImageError("no disk to replicate");
   const auto started = std::chrono::steady_clock::now();
   AgentRunResult result;
@@ -174,10 +184,7 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
     while (true) {
       std::unique_ptr<FrameStream> stream;
       try {
-        stream = FrameStream::connect(options.connect);
-        stream->sendJson(FrameType::kHello,
-                         {{"version", kProtocolVersion}, {"token", options.token}});
-        stream->expect(FrameType::kWelcome);
+        stream = openSession(options);
         nlohmann::json begin{{"runId", result.runId},
                              {"replicaId", options.replicaId},
                              {"jobId", options.jobId},
@@ -232,13 +239,10 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
           }
           plans[i].source->readRanges(
               remaining, options.readsInFlight, [&](const DiskRange& range, std::string&& data) {
-                Extent extent;
-                extent.disk = static_cast<std::uint16_t>(i);
-                extent.offset = range.offset;
-                extent.length = static_cast<std::uint32_t>(range.length);
-                extent.kind = range.zero ? ExtentKind::kZero : ExtentKind::kData;
-                extent.data = std::move(data);
-                sender.push(packExtent(extent, options.compressionLevel).body);
+                sender.push(
+                    packExtent(extentOf(static_cast<std::uint16_t>(i), range, std::move(data)),
+                               options.compressionLevel)
+                        .body);
               });
         }
         sender.finish();
@@ -285,9 +289,7 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
 }
 
 FailbackResult failBack(const AgentOptions& options, const AgentLog& log) {
-  const auto say = [&](const std::string& line) {
-    if (log) log(line);
-  };
+  const auto say = [&](const std::string& line) { tell(log, line); };
   if (options.disks.empty()) throw ImageError("no disk to fail back");
   const auto started = std::chrono::steady_clock::now();
   const auto state = loadState(options);
@@ -317,9 +319,7 @@ FailbackResult failBack(const AgentOptions& options, const AgentLog& log) {
     disks.push_back(std::move(entry));
   }
 
-  auto stream = FrameStream::connect(options.connect);
-  stream->sendJson(FrameType::kHello, {{"version", kProtocolVersion}, {"token", options.token}});
-  stream->expect(FrameType::kWelcome);
+  auto stream = openSession(options);
   stream->sendJson(
       FrameType::kFailbackBegin,
       {{"replicaId", options.replicaId}, {"basePointId", basePointId}, {"disks", disks}});

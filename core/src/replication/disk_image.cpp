@@ -178,6 +178,16 @@ void revertToSnapshot(const std::filesystem::path& path, const std::string& name
   runTool({"qemu-img", "snapshot", "-a", name, path});
 }
 
+Extent extentOf(std::uint16_t disk, const DiskRange& range, std::string&& data) {
+  Extent extent;
+  extent.disk = disk;
+  extent.offset = range.offset;
+  extent.length = static_cast<std::uint32_t>(range.length);
+  extent.kind = range.zero ? ExtentKind::kZero : ExtentKind::kData;
+  extent.data = std::move(data);
+  return extent;
+}
+
 NbdExport::NbdExport(const std::filesystem::path& image, const Options& options) : image_(image) {
   std::string pattern = (std::filesystem::temp_directory_path() / "warmsite-nbd-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) throw ImageError("cannot create a socket directory");

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "replication/wire.h"
+
 struct nbd_handle;
 
 namespace warmsite::replication {
@@ -63,6 +65,9 @@ struct DiskRange {
   std::uint64_t length = 0;
   bool zero = false;  // reads as zeroes: sent without data
 };
+
+// The extent that carries `range` of disk number `disk`: its bytes in `data`, none for zeroes.
+Extent extentOf(std::uint16_t disk, const DiskRange& range, std::string&& data);
 
 // One image served by a qemu-nbd child on a private unix socket, with a connected libnbd handle.
 // qemu-nbd leaves when the handle disconnects; the destructor kills it if it has not.

@@ -714,16 +714,12 @@ void ReplicationReceiver::serveFailback(FrameStream& stream, const std::string& 
   }
   stream.sendJson(FrameType::kFailbackPlan, plan);
   for (std::size_t i = 0; i < sources.size(); ++i) {
-    sources[i].image->readRanges(sources[i].ranges, 8,
-                                 [&](const DiskRange& range, std::string&& bytes) {
-                                   Extent extent;
-                                   extent.disk = static_cast<std::uint16_t>(i);
-                                   extent.offset = range.offset;
-                                   extent.length = static_cast<std::uint32_t>(range.length);
-                                   extent.kind = range.zero ? ExtentKind::kZero : ExtentKind::kData;
-                                   extent.data = std::move(bytes);
-                                   stream.send(FrameType::kExtent, packExtent(extent, 1).body);
-                                 });
+    sources[i].image->readRanges(
+        sources[i].ranges, 8, [&](const DiskRange& range, std::string&& bytes) {
+          stream.send(
+              FrameType::kExtent,
+              packExtent(extentOf(static_cast<std::uint16_t>(i), range, std::move(bytes)), 1).body);
+        });
   }
   stream.sendJson(FrameType::kFailbackDone,
                   {{"extents", extents}, {"changedBytes", changed}, {"zeroBytes", zero}});
