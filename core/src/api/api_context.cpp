@@ -11,6 +11,23 @@ void require(const domain::Problem& problem, const std::string& field) {
                      field.empty() ? nlohmann::json::object() : nlohmann::json{{"field", field}});
 }
 
+namespace {
+constexpr std::uint32_t kMaxPage = 1000;
+}  // namespace
+
+std::uint32_t pageLimit(const ApiRequest& request) {
+  const auto text = request.query("limit");
+  if (!text) return 100;
+  char* end = nullptr;
+  const auto value = std::strtoul(text->c_str(), &end, 10);
+  if (text->empty() || *end != '\0' || value < 1 || value > kMaxPage) {
+    throw badRequest(
+        "query parameter \"limit\" must be an integer from 1 to " + std::to_string(kMaxPage),
+        {{"field", "limit"}});
+  }
+  return static_cast<std::uint32_t>(value);
+}
+
 void requireTenantMayWork(store::Transaction& tx, const domain::Tenant& tenant,
                           bool checkMaintenance) {
   if (!tenant.enabled) {

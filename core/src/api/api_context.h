@@ -40,6 +40,9 @@ void requireTenantMayWork(store::Transaction& tx, const domain::Tenant& tenant,
 domain::Tenant visibleTenant(ApiRequest& request, store::Transaction& tx,
                              const std::string& tenantId);
 
+// The `limit` query parameter of a list: 1..1000, 100 when absent; 400 otherwise.
+std::uint32_t pageLimit(const ApiRequest& request);
+
 // Queues a task in the caller's transaction; wake the engine after the commit.
 domain::Task queueTask(store::Transaction& tx, const ApiRequest& request, const std::string& kind,
                        const std::string& targetId, const std::string& tenantId);

@@ -13,7 +13,7 @@ domain::Replica visibleReplica(ApiRequest& request, store::Transaction& tx, cons
 namespace {
 
 constexpr std::uint64_t kMaxJobReplicas = 10'000, kMaxScheduleMinutes = 7 * 24 * 60,
-                        kMaxRetention = 1000, kMaxRuns = 1000;
+                        kMaxRetention = 1000;
 
 // Tenants act on their own jobs; the SP names the tenant.
 std::string jobTenant(ApiRequest& request, store::Transaction& tx) {
@@ -26,17 +26,6 @@ std::string jobTenant(ApiRequest& request, store::Transaction& tx) {
   return *tenantId;
 }
 
-std::uint32_t runLimit(ApiRequest& request) {
-  const auto text = request.query("limit").value_or("100");
-  char* end = nullptr;
-  const auto value = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || value < 1 || value > kMaxRuns) {
-    throw badRequest("limit must be a number from 1 to " + std::to_string(kMaxRuns),
-                     {{"field", "limit"}});
-  }
-  return static_cast<std::uint32_t>(value);
-}
-
 }  // namespace
 
 void addReplicationRoutes(Router& router, ApiContext& context) {
@@ -44,12 +33,7 @@ void addReplicationRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest& request) {
                return context.store.read([&](store::Transaction& tx) {
                  if (request.who().isProvider() && !request.query("tenant_id")) {
-                   std::vector<domain::ReplicationJob> all;
-                   for (const auto& tenant : tx.listTenants()) {
-                     auto jobs = tx.tenant(tenant.id)->replicationJobs();
-                     all.insert(all.end(), jobs.begin(), jobs.end());
-                   }
-                   return ApiResponse{200, toJsonArray(all)};
+                   return ApiResponse{200, toJsonArray(tx.listReplicationJobs())};
                  }
                  return ApiResponse{
                      200, toJsonArray(tx.tenant(jobTenant(request, tx))->replicationJobs())};
@@ -113,7 +97,7 @@ void addReplicationRoutes(Router& router, ApiContext& context) {
 
   router.add("GET", "/api/v1/replication-runs", Access::kTenantOrProvider,
              [&context](ApiRequest& request) {
-               const auto limit = runLimit(request);
+               const auto limit = pageLimit(request);
                return context.store.read([&](store::Transaction& tx) {
                  if (request.who().isProvider() && !request.query("tenant_id")) {
                    return ApiResponse{200, toJsonArray(tx.listReplicationRuns(limit))};
@@ -126,7 +110,7 @@ void addReplicationRoutes(Router& router, ApiContext& context) {
 
   router.add("GET", "/api/v1/replicas/{id}/replication-runs", Access::kTenantOrProvider,
              [&context](ApiRequest& request) {
-               const auto limit = runLimit(request);
+               const auto limit = pageLimit(request);
                return context.store.read([&](store::Transaction& tx) {
                  const auto replica = visibleReplica(request, tx, request.param("id"));
                  return ApiResponse{

@@ -8,21 +8,6 @@ namespace warmsite::api {
 
 namespace {
 
-constexpr std::uint32_t kMaxPage = 1000;
-
-std::uint32_t pageLimit(const ApiRequest& request) {
-  const auto text = request.query("limit");
-  if (!text) return 100;
-  char* end = nullptr;
-  const auto value = std::strtoul(text->c_str(), &end, 10);
-  if (text->empty() || *end != '\0' || value < 1 || value > kMaxPage) {
-    throw badRequest(
-        "query parameter \"limit\" must be an integer from 1 to " + std::to_string(kMaxPage),
-        {{"field", "limit"}});
-  }
-  return static_cast<std::uint32_t>(value);
-}
-
 std::int64_t queryInteger(const ApiRequest& request, const std::string& name,
                           std::int64_t fallback) {
   const auto text = request.query(name);

@@ -57,6 +57,17 @@ void bindRun(SQLite::Statement& statement, const domain::ReplicationRun& run) {
   }
 }
 
+std::vector<domain::ReplicationJob> selectReplicationJobs(SQLite::Database& db,
+                                                          const std::string& where,
+                                                          const std::vector<std::string>& values) {
+  CachedStatement query(db, std::string("SELECT ") + kJobColumns + " FROM replication_jobs " +
+                                where + " ORDER BY tenant_id, name");
+  bindAll(query, values);
+  std::vector<domain::ReplicationJob> result;
+  while (query.executeStep()) result.push_back(readJob(query));
+  return result;
+}
+
 }  // namespace
 
 std::vector<domain::ReplicationRun> selectReplicationRuns(SQLite::Database& db,
@@ -124,14 +135,8 @@ std::optional<domain::ReplicationJob> SqliteTenantScope::findReplicationJob(cons
 }
 
 std::vector<domain::ReplicationJob> SqliteTenantScope::replicationJobs() {
-  return guarded("list replication jobs", [&] {
-    CachedStatement query(db_, std::string("SELECT ") + kJobColumns +
-                                   " FROM replication_jobs WHERE tenant_id = ? ORDER BY name");
-    query.bind(1, tenantId());
-    std::vector<domain::ReplicationJob> result;
-    while (query.executeStep()) result.push_back(readJob(query));
-    return result;
-  });
+  return guarded("list replication jobs",
+                 [&] { return selectReplicationJobs(db_, "WHERE tenant_id = ?", {tenantId()}); });
 }
 
 void SqliteTenantScope::deleteReplicationJob(const std::string& id) {
@@ -196,6 +201,10 @@ std::vector<domain::ReplicationRun> SqliteTenantScope::replicationRuns(const std
 
 // ---- provider scope
 // ------------------------------------------------------------------------------
+
+std::vector<domain::ReplicationJob> SqliteTransaction::listReplicationJobs() {
+  return guarded("list replication jobs", [&] { return selectReplicationJobs(*db_, "", {}); });
+}
 
 std::vector<domain::ReplicationRun> SqliteTransaction::listReplicationRuns(std::uint32_t limit) {
   return guarded("list replication runs",

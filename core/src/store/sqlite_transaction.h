@@ -142,6 +142,7 @@ class SqliteTransaction final : public Transaction {
   std::optional<domain::FailoverSession> findAnySession(const std::string& id) override;
   std::vector<domain::FailoverSession> listSessions(std::uint32_t limit) override;
   std::vector<domain::FailoverSession> sessionsInProgress() override;
+  std::vector<domain::ReplicationJob> listReplicationJobs() override;
   std::vector<domain::ReplicationRun> listReplicationRuns(std::uint32_t limit) override;
   std::size_t failRunningReplicationRuns(const std::string& reason, std::int64_t nowUnix) override;
   std::string setting(const std::string& key) override;

@@ -220,6 +220,7 @@ class Transaction {
   virtual std::optional<domain::FailoverSession> findAnySession(const std::string& id) = 0;
   virtual std::vector<domain::FailoverSession> listSessions(std::uint32_t limit) = 0;
   virtual std::vector<domain::FailoverSession> sessionsInProgress() = 0;
+  virtual std::vector<domain::ReplicationJob> listReplicationJobs() = 0;
   virtual std::vector<domain::ReplicationRun> listReplicationRuns(std::uint32_t limit) = 0;
   // Marks every run still running as failed with `reason` (at start: no run survives a restart).
   virtual std::size_t failRunningReplicationRuns(const std::string& reason,
