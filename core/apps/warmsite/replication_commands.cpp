@@ -9,9 +9,11 @@ namespace warmsite::cli {
 
 namespace {
 
-// "?tenant_id=..." for an SP acting on a tenant's jobs, "" otherwise.
-std::string tenantQuery(const std::optional<std::string>& tenant, char separator = '?') {
-  return tenant ? std::string(1, separator) + "tenant_id=" + urlEncode(*tenant) : std::string();
+// "?tenant_id=..." for an SP acting on a tenant's jobs (named or by id), "" otherwise.
+std::string tenantQuery(Cli& cli, const std::optional<std::string>& tenant, char separator = '?') {
+  if (!tenant) return {};
+  return std::string(1, separator) +
+         "tenant_id=" + urlEncode(cli.resolveId("/tenants", "tenant", *tenant));
 }
 
 std::string megabytes(const nlohmann::json& value) {
@@ -56,13 +58,14 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
   addCommand(*jobs, cli,
              {"list",
               "List replication jobs",
-              [listTenant](const std::string&) {
-                return Request{"GET", "/replication-jobs" + tenantQuery(*listTenant)};
+              [&cli, listTenant](const std::string&) {
+                return Request{"GET", "/replication-jobs" + tenantQuery(cli, *listTenant)};
               },
               tableOf(jobColumns()),
               {},
               [listTenant](CLI::App& command) {
-                addOptional(command, "--tenant", *listTenant, "Service provider: one tenant's");
+                addOptional(command, "--tenant", *listTenant,
+                            "Service provider: one tenant's (name or id)");
               }});
 
   struct JobFlags {
@@ -77,11 +80,11 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
       *jobs, cli,
       {"create",
        "Create a replication job",
-       [created](const std::string&) {
+       [&cli, created](const std::string&) {
          nlohmann::json body{{"name", created->name}, {"replica_ids", created->replicas}};
          if (created->retention) body["retention"] = *created->retention;
          if (created->everyMinutes) body["schedule_minutes"] = *created->everyMinutes;
-         return Request{"POST", "/replication-jobs" + tenantQuery(created->tenant), body};
+         return Request{"POST", "/replication-jobs" + tenantQuery(cli, created->tenant), body};
        },
        [](std::ostream& out, const nlohmann::json& job) {
          out << "Replication job " << job.value("name", "") << " created: " << job.value("id", "")
@@ -97,7 +100,8 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
          addOptional(command, "--every-minutes", created->everyMinutes,
                      "Run every N minutes (default: on demand)")
              ->check(CLI::Range(1, 7 * 24 * 60));
-         addOptional(command, "--tenant", created->tenant, "Service provider: for a tenant");
+         addOptional(command, "--tenant", created->tenant,
+                     "Service provider: for a tenant (name or id)");
        }});
 
   struct Removed {
@@ -108,15 +112,16 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
   addCommand(*jobs, cli,
              {"delete",
               "Delete a replication job (its replicas and restore points stay)",
-              [removed](const std::string&) {
+              [&cli, removed](const std::string&) {
                 return Request{"DELETE", "/replication-jobs/" + urlEncode(removed->job) +
-                                             tenantQuery(removed->tenant)};
+                                             tenantQuery(cli, removed->tenant)};
               },
               [](std::ostream& out, const nlohmann::json&) { out << "Deleted.\n"; },
               {},
               [removed](CLI::App& command) {
                 command.add_option("JOB", removed->job, "The job's id")->required();
-                addOptional(command, "--tenant", removed->tenant, "Service provider: a tenant's");
+                addOptional(command, "--tenant", removed->tenant,
+                            "Service provider: a tenant's (name or id)");
               }});
 
   struct RunsFlags {
@@ -125,26 +130,28 @@ void addReplicationCommands(CLI::App& app, Cli& cli) {
     int limit = 50;
   };
   auto runs = std::make_shared<RunsFlags>();
-  addCommand(*group, cli,
-             {"runs",
-              "Replication runs, newest first, with bytes and result per run",
-              [runs](const std::string&) {
-                const std::string limit = "?limit=" + std::to_string(runs->limit);
-                if (runs->replica) {
-                  return Request{"GET", "/replicas/" + urlEncode(*runs->replica) +
-                                            "/replication-runs" + limit};
-                }
-                return Request{"GET", "/replication-runs" + limit + tenantQuery(runs->tenant, '&')};
-              },
-              tableOf(runColumns()),
-              {},
-              [runs](CLI::App& command) {
-                addOptional(command, "--replica", runs->replica, "Only this replica's runs");
-                addOptional(command, "--tenant", runs->tenant, "Service provider: one tenant's");
-                command.add_option("--limit", runs->limit, "How many")
-                    ->check(CLI::Range(1, 1000))
-                    ->capture_default_str();
-              }});
+  addCommand(
+      *group, cli,
+      {"runs",
+       "Replication runs, newest first, with bytes and result per run",
+       [&cli, runs](const std::string&) {
+         const std::string limit = "?limit=" + std::to_string(runs->limit);
+         if (runs->replica) {
+           return Request{"GET",
+                          "/replicas/" + urlEncode(*runs->replica) + "/replication-runs" + limit};
+         }
+         return Request{"GET", "/replication-runs" + limit + tenantQuery(cli, runs->tenant, '&')};
+       },
+       tableOf(runColumns()),
+       {},
+       [runs](CLI::App& command) {
+         addOptional(command, "--replica", runs->replica, "Only this replica's runs");
+         addOptional(command, "--tenant", runs->tenant,
+                     "Service provider: one tenant's (name or id)");
+         command.add_option("--limit", runs->limit, "How many")
+             ->check(CLI::Range(1, 1000))
+             ->capture_default_str();
+       }});
 }
 
 }  // namespace warmsite::cli
