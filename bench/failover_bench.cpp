@@ -20,8 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "client/api_client.h"
-#include "daemon/orchestrator.h"
+#include "bench/bench_service.h"
 
 namespace {
 
@@ -32,67 +31,17 @@ double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-void require(bool ok, const std::string& what) {
-  if (!ok) {
-    std::fprintf(stderr, "failed: %s\n", what.c_str());
-    std::exit(1);
-  }
-}
+using warmsite::bench::require;
 
-class Bench {
+class Bench : public warmsite::bench::BenchService {
  public:
-  explicit Bench(const std::string& name) {
-    dataDir_ = std::filesystem::path(WARMSITE_BINARY_DIR) / "bench" / name;
-    std::filesystem::remove_all(dataDir_);
-    warmsite::daemon::OrchestratorOptions options;
-    options.dataDir = dataDir_;
-    options.pluginDir = WARMSITE_PLUGIN_DIR;
-    options.http.address = "127.0.0.1";
-    options.http.port = 0;
-    options.replication.listener.address = "127.0.0.1";
-    options.replication.listener.port = 0;
-    options.http.workerThreads = 16;
-    options.tlsNames = {"localhost"};
-    options.scrypt.logN = 10;
-    options.engineWorkers = 64;
-    options.failover.vmWorkers = 512;
-    options.failover.undoBatchPause = std::chrono::milliseconds(0);
-    options.initialAdminPassword = "bench-admin-1";
-    options.registerDefaultCloudHost = false;
-    orchestrator_ = std::make_unique<warmsite::daemon::Orchestrator>(options);
-  }
-  ~Bench() {
-    orchestrator_.reset();
-    std::filesystem::remove_all(dataDir_);
-  }
-
-  ApiClient login(const std::string& name, const std::string& password) {
-    warmsite::client::ClientOptions options;
-    options.port = orchestrator_->port();
-    options.pinnedThumbprint = orchestrator_->tls().current().info.thumbprintSha256;
-    ApiClient c(options);
-    auto response = c.post("/api/v1/auth/login", {{"name", name}, {"password", password}});
-    require(response.status == 200, "login " + name + ": " + response.body);
-    c.setToken(response.json()["token"]);
-    return c;
-  }
-  ApiClient admin() { return login("admin", "bench-admin-1"); }
-
-  static nlohmann::json expect(const warmsite::client::ClientResponse& response, int status,
-                               const std::string& what) {
-    require(response.status == status, what + ": " + response.body);
-    return response.json();
-  }
-
-  static void waitTask(ApiClient& c, const std::string& id) {
-    while (true) {
-      auto task = c.get("/api/v1/tasks/" + id).json();
-      const std::string state = task["state"];
-      if (state == "succeeded") return;
-      require(state == "queued" || state == "running", "task " + id + ": " + task.dump());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
+  explicit Bench(const std::string& name)
+      : BenchService(name, [](warmsite::daemon::OrchestratorOptions& options) {
+          options.http.workerThreads = 16;
+          options.engineWorkers = 64;
+          options.failover.vmWorkers = 512;
+          options.failover.undoBatchPause = std::chrono::milliseconds(0);
+        }) {}
 
   // A tenant subscribed to `planId` with `count` replicas (one restore point each) and a failover
   // plan over them; returns the failover plan id. Requests go out from `threads` clients.
@@ -135,19 +84,6 @@ class Bench {
                   201, "failover plan")["id"];
   }
 
-  std::string cloudHost(ApiClient& sp, const nlohmann::json& body, const std::string& storage) {
-    auto host = expect(sp.post("/api/v1/cloud-hosts", body), 201, "cloud host");
-    const std::string id = host["id"];
-    auto plan = expect(
-        sp.post("/api/v1/plans",
-                {{"name", "Gold"},
-                 {"cloud_host_id", id},
-                 {"storages",
-                  {{{"name", "gold"}, {"backend_storage", storage}, {"quota_gb", 100000}}}}}),
-        201, "plan");
-    return plan["id"];
-  }
-
   // Starts `operation` (failover, undo) of every plan at once through the API and returns the wall
   // time until all sessions ended. The end is watched in the store, not by polling the API: 50
   // clients polling over TLS would compete with the orchestrator for the same two cores.
@@ -170,7 +106,7 @@ class Bench {
     for (auto& thread : threads) thread.join();
     for (const auto& id : tasks) {
       while (true) {
-        const auto task = orchestrator_->store().read(
+        const auto task = orchestrator().store().read(
             [&](warmsite::store::Transaction& tx) { return tx.findAnyTask(id); });
         require(task.has_value(), "task " + id);
         if (task->state == warmsite::domain::TaskState::kSucceeded) break;
@@ -182,10 +118,6 @@ class Bench {
     }
     return seconds(Clock::now() - start);
   }
-
- private:
-  std::filesystem::path dataDir_;
-  std::unique_ptr<warmsite::daemon::Orchestrator> orchestrator_;
 };
 
 void concurrentFailover(int tenants, int perTenant) {

@@ -21,8 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "client/api_client.h"
-#include "daemon/orchestrator.h"
+#include "bench/bench_service.h"
 #include "engine/script_runner.h"
 #include "replication/agent.h"
 #include "replication/disk_image.h"
@@ -32,12 +31,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kMiB = 1 << 20;
 
-void require(bool ok, const std::string& what) {
-  if (!ok) {
-    std::fprintf(stderr, "failed: %s\n", what.c_str());
-    std::exit(1);
-  }
-}
+using warmsite::bench::BenchService;
+using warmsite::bench::require;
 
 void run(const std::vector<std::string>& arguments) {
   const auto result = warmsite::engine::runCommand(arguments, {}, std::chrono::seconds(600));
@@ -92,55 +87,16 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir / "site");
 
-  warmsite::daemon::OrchestratorOptions options;
-  options.dataDir = dir / "sp";
-  options.pluginDir = WARMSITE_PLUGIN_DIR;
-  options.http.address = options.replication.listener.address = "127.0.0.1";
-  options.http.port = options.replication.listener.port = 0;
-  options.tlsNames = {"localhost"};
-  options.scrypt.logN = 10;
-  options.initialAdminPassword = "bench-admin-1";
-  options.registerDefaultCloudHost = false;
-  auto orchestrator = std::make_unique<warmsite::daemon::Orchestrator>(options);
-  const auto thumbprint = orchestrator->tls().current().info.thumbprintSha256;
-
-  auto login = [&](const std::string& name, const std::string& password) {
-    warmsite::client::ClientOptions clientOptions;
-    clientOptions.port = orchestrator->port();
-    clientOptions.pinnedThumbprint = thumbprint;
-    warmsite::client::ApiClient c(clientOptions);
-    auto response = c.post("/api/v1/auth/login", {{"name", name}, {"password", password}});
-    require(response.status == 200, "login " + name + ": " + response.body);
-    c.setToken(response.json()["token"]);
-    return c;
-  };
-  auto expect = [](const warmsite::client::ClientResponse& response, int status,
-                   const std::string& what) {
-    require(response.status == status, what + ": " + response.body);
-    return response.json();
-  };
-  auto waitTask = [](warmsite::client::ApiClient& c, const std::string& id) {
-    while (true) {
-      const std::string state = c.get("/api/v1/tasks/" + id).json()["state"];
-      if (state == "succeeded") return;
-      require(state == "queued" || state == "running", "task " + id + " " + state);
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  };
+  auto service = std::make_unique<BenchService>("replication-sp");
+  const auto thumbprint = service->thumbprint();
+  const auto& expect = BenchService::expect;
+  const auto& waitTask = BenchService::waitTask;
 
   // An SP with one tenant and one replica whose disk takes the source.
-  auto sp = login("admin", "bench-admin-1");
-  const std::string host = expect(
-      sp.post("/api/v1/cloud-hosts",
-              {{"name", "site"}, {"plugin", "vsphere-mock"}, {"config", {{"vcenter", "bench"}}}}),
-      201, "cloud host")["id"];
-  const std::string plan = expect(
-      sp.post("/api/v1/plans",
-              {{"name", "Gold"},
-               {"cloud_host_id", host},
-               {"storages",
-                {{{"name", "gold"}, {"backend_storage", "datastore1"}, {"quota_gb", 1000}}}}}),
-      201, "plan")["id"];
+  auto sp = service->admin();
+  const std::string plan = service->cloudHost(
+      sp, {{"name", "site"}, {"plugin", "vsphere-mock"}, {"config", {{"vcenter", "bench"}}}},
+      "datastore1");
   const std::string tenant =
       expect(sp.post("/api/v1/tenants", {{"name", "Acme"}, {"password", "tenant-pass-1"}}), 201,
              "tenant")["id"];
@@ -148,7 +104,7 @@ int main(int argc, char** argv) {
       expect(sp.post("/api/v1/subscriptions", {{"tenant_id", tenant}, {"plan_id", plan}}), 202,
              "subscribe");
   waitTask(sp, subscribed["task"]["id"]);
-  auto acme = login("Acme", "tenant-pass-1");
+  auto acme = service->login("Acme", "tenant-pass-1");
   auto created =
       expect(acme.post("/api/v1/replicas",
                        {{"subscription_id", subscribed["subscription"]["id"]},
@@ -168,7 +124,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove(dir / "site" / "db.raw");
 
   warmsite::replication::AgentOptions agent;
-  agent.connect.port = orchestrator->replicationPort();
+  agent.connect.port = service->orchestrator().replicationPort();
   agent.connect.pinnedThumbprint = thumbprint;
   agent.token = acme.token();
   agent.replicaId = created["replica"]["id"];
@@ -215,7 +171,7 @@ int main(int argc, char** argv) {
   std::printf("@figure replication_full_throughput_ratio %.3f\n", copySeconds / full.seconds);
   std::printf("@figure replication_incremental_s %.3f\n", incremental.seconds);
   std::printf("@figure replication_wire_vs_changed_ratio %.4f\n", wireRatio);
-  orchestrator.reset();
+  service.reset();
   std::filesystem::remove_all(dir);
   return 0;
 }
