@@ -140,8 +140,11 @@ int main(int argc, char** argv) {
   try {
     warmsite::daemon::Orchestrator orchestrator(options);
     if (!portFile.empty()) {
-      std::ofstream(portFile) << orchestrator.port() << "\n"
-                              << orchestrator.replicationPort() << "\n";
+      // Written aside and renamed: a reader waiting for the file never sees it half written.
+      const auto partial = portFile.string() + ".partial";
+      std::ofstream(partial) << orchestrator.port() << "\n"
+                             << orchestrator.replicationPort() << "\n";
+      std::filesystem::rename(partial, portFile);
     }
     spdlog::info("warmsited running (pid {}); SIGTERM or SIGINT stops it", getpid());
     int signal = 0;

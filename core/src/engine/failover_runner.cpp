@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <set>
 
@@ -37,6 +38,8 @@ struct SessionRun {
   std::set<std::string> interrupted;
   std::mutex mutex;
   std::vector<std::string> errors;
+  // VMs' end records still being committed: the next VM need not wait for them, the session does.
+  std::vector<std::future<void>> endRecords;
 
   const domain::Replica& replica(const std::string& id) const { return replicas.at(id); }
   std::uint32_t bootDelay(const std::string& replicaId) const {
@@ -148,8 +151,11 @@ struct FailoverRunner::Impl {
   // Progress inside a started VM (its next step, a retry): recorded without waiting, since a resume
   // never relies on a started VM's step (it reads the backend, or cleans a test failover up).
   void progress(SessionRun& run, const SessionVm& vm);
+  // Waits until the VMs' end records are committed (before anything else writes their replicas).
+  void awaitEndRecords(SessionRun& run);
   // Runs `step` for one VM: journalled as running first, as done or failed after, the replica put
-  // in `onSuccess` or `onFailure`.
+  // in `onSuccess` or `onFailure`. Returns once the end record is submitted, not committed: its
+  // slot frees for the next VM, whose start record then shares the end record's transaction.
   // `firstStep`, when given, is journalled with the VM's start (one journal write less).
   void runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess, ReplicaState onFailure,
              const std::function<void(SessionVm&)>& step, const std::string& firstStep = {});
@@ -274,11 +280,29 @@ void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onS
     run.errors.push_back(run.replica(vm.replicaId).name + ": " + e.what());
   }
   vm.finishedUnix = security::nowUnix();
-  try {
-    journal(run, vm, outcome, vm.state == SessionVmState::kDone ? std::string() : vm.error);
-  } catch (const std::exception& e) {
-    spdlog::error("session {}: cannot journal replica {}: {}", run.session.id, vm.replicaId,
-                  e.what());
+  auto committed =
+      journalWriter.submit(run.session.tenantId, run.session.id, vm, outcome,
+                           vm.state == SessionVmState::kDone ? std::string() : vm.error);
+  std::lock_guard lock(run.mutex);
+  for (auto& entry : run.session.vms) {
+    if (entry.replicaId == vm.replicaId) entry = vm;
+  }
+  run.endRecords.push_back(std::move(committed));
+}
+
+void FailoverRunner::Impl::awaitEndRecords(SessionRun& run) {
+  std::vector<std::future<void>> records;
+  {
+    std::lock_guard lock(run.mutex);
+    records.swap(run.endRecords);
+  }
+  for (auto& record : records) {
+    try {
+      record.get();
+    } catch (const std::exception& e) {
+      spdlog::error("session {}: a VM's end record was not journalled: {}", run.session.id,
+                    e.what());
+    }
   }
 }
 
@@ -327,8 +351,11 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       changed.notify_all();
     });
   }
-  std::unique_lock lock(mutex);
-  changed.wait(lock, [&] { return active == 0; });
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return active == 0; });
+  }
+  awaitEndRecords(run);
   if (cancelled) throw TaskCancelled();
 }
 
@@ -358,6 +385,7 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
     std::unique_lock lock(mutex);
     done.wait(lock, [&] { return left == 0; });
   }
+  awaitEndRecords(run);
 }
 
 void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {

@@ -18,10 +18,10 @@ SessionJournal::~SessionJournal() {
   writer_.join();
 }
 
-void SessionJournal::record(const std::string& tenantId, const std::string& sessionId,
-                            const domain::SessionVm& vm,
-                            std::optional<domain::ReplicaState> replicaState,
-                            const std::string& replicaError) {
+std::future<void> SessionJournal::submit(const std::string& tenantId, const std::string& sessionId,
+                                         const domain::SessionVm& vm,
+                                         std::optional<domain::ReplicaState> replicaState,
+                                         const std::string& replicaError) {
   auto entry =
       std::make_shared<Entry>(Entry{tenantId, sessionId, vm, replicaState, replicaError, {}});
   auto committed = entry->committed.get_future();
@@ -30,7 +30,7 @@ void SessionJournal::record(const std::string& tenantId, const std::string& sess
     queue_.push_back(entry);
     pending_.notify_one();
   }
-  committed.get();
+  return committed;
 }
 
 void SessionJournal::note(const std::string& tenantId, const std::string& sessionId,

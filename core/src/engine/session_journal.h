@@ -23,12 +23,19 @@ class SessionJournal {
   explicit SessionJournal(store::Store& store);
   ~SessionJournal();
 
-  // Records `vm` in its session and, when given, the replica's new state and error. Blocks until
-  // committed; rethrows the store's error when the batch failed.
+  // Records `vm` in its session and, when given, the replica's new state and error. The future
+  // is ready once committed, and holds the store's error when the batch failed.
+  std::future<void> submit(const std::string& tenantId, const std::string& sessionId,
+                           const domain::SessionVm& vm,
+                           std::optional<domain::ReplicaState> replicaState = std::nullopt,
+                           const std::string& replicaError = {});
+  // The same, blocking until committed; rethrows the store's error.
   void record(const std::string& tenantId, const std::string& sessionId,
               const domain::SessionVm& vm,
               std::optional<domain::ReplicaState> replicaState = std::nullopt,
-              const std::string& replicaError = {});
+              const std::string& replicaError = {}) {
+    submit(tenantId, sessionId, vm, replicaState, replicaError).get();
+  }
   // The same without waiting, for progress between two durable records (the next step's name, a
   // retry): a crash may lose it, and a resume needs only the records around it. Committed in order
   // with the others, so a later record is never overwritten by it.

@@ -488,7 +488,7 @@ void SqliteTenantScope::updateSessionVm(const std::string& sessionId, const doma
       UPDATE session_vms SET state = ?, step = ?, attempts = ?, restore_point_id = ?, error = ?, started_unix = ?,
         finished_unix = ?
       WHERE session_id = ? AND replica_id = ?
-        AND session_id IN (SELECT id FROM failover_sessions WHERE tenant_id = ?))sql");
+        AND EXISTS (SELECT 1 FROM failover_sessions WHERE id = session_id AND tenant_id = ?))sql");
     update.bind(1, std::string(domain::toString(vm.state)));
     update.bind(2, vm.step);
     update.bind(3, static_cast<std::int64_t>(vm.attempts));
