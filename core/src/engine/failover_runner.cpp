@@ -185,7 +185,8 @@ struct FailoverRunner::Impl {
   void failback(SessionRun& run, TaskContext& context);
   void applyEdges(SessionRun& run, TaskContext& context);
   bool runScript(SessionRun& run, const domain::PlanScript& script, const char* marker);
-  void finish(SessionRun& run, bool cancelled);
+  // Settles the session's outcome; it commits with the task's end.
+  void finish(SessionRun& run, bool cancelled, TaskContext& context);
 
   store::Store& store;
   plugins::CloudHostRegistry& cloudHosts;
@@ -661,7 +662,7 @@ bool FailoverRunner::Impl::runScript(SessionRun& run, const domain::PlanScript& 
   return result.succeeded;
 }
 
-void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled) {
+void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled, TaskContext& context) {
   std::size_t failed = 0, total = 0;
   {
     std::lock_guard lock(run.mutex);
@@ -679,11 +680,12 @@ void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled) {
     session.error = std::to_string(failed) + " of " + std::to_string(total) + " VMs failed";
   for (const auto& error : run.errors) session.error += (session.error.empty() ? "" : "; ") + error;
   session.finishedUnix = security::nowUnix();
-  store.write([&](store::Transaction& tx) {
+  const auto planId = run.plan ? run.plan->id : std::string();
+  context.finishWith([session, planId](store::Transaction& tx) {
     auto scope = tx.tenant(session.tenantId);
     scope->updateSession(session);
-    if (!run.plan) return;
-    auto plan = scope->findFailoverPlan(run.plan->id);
+    if (planId.empty()) return;
+    auto plan = scope->findFailoverPlan(planId);
     if (!plan || plan->lastSessionId != session.id) return;
     const bool ok = session.state == domain::SessionState::kCompleted;
     switch (session.kind) {
@@ -740,7 +742,7 @@ void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
   } catch (const std::exception& e) {
     run.errors.push_back(e.what());
   }
-  finish(run, cancelled);
+  finish(run, cancelled, context);
   if (cancelled) throw TaskCancelled();
   if (run.session.state == domain::SessionState::kFailed) throw TaskFailed(run.session.error);
 }

@@ -178,9 +178,10 @@ std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
   });
 }
 
-void TaskEngine::finish(const domain::Task& task, domain::TaskState state,
-                        const std::string& error) {
+void TaskEngine::finish(const domain::Task& task, domain::TaskState state, const std::string& error,
+                        const TaskContext& context) {
   store_.write([&](store::Transaction& tx) {
+    if (context.finalWrite()) context.finalWrite()(tx);
     auto current =
         tx.findAnyTask(task.id).value_or(task);  // keeps the progress the runner reported
     current.state = state;
@@ -205,13 +206,13 @@ void TaskEngine::run(const domain::Task& task) {
   }
   auto state = domain::TaskState::kSucceeded;
   std::string error;
+  TaskContext context(store_, task.id, cancel, resumed);
   auto runner = runners_.find(task.kind);
   if (runner == runners_.end()) {
     state = domain::TaskState::kFailed;
     error = "no runner for task kind \"" + task.kind + "\"";
   } else {
     try {
-      TaskContext context(store_, task.id, cancel, resumed);
       runner->second(task, context);
     } catch (const TaskCancelled&) {
       state = domain::TaskState::kCancelled;
@@ -228,7 +229,7 @@ void TaskEngine::run(const domain::Task& task) {
   if (state == domain::TaskState::kFailed)
     spdlog::warn("task {} ({}) failed: {}", task.id, task.kind, error);
   try {
-    finish(task, state, error);
+    finish(task, state, error, context);
   } catch (const std::exception& e) {
     spdlog::error("task {} finished but its state cannot be saved: {}", task.id, e.what());
   }

@@ -55,12 +55,19 @@ class TaskContext {
   plugin::CallContext callContext(std::chrono::milliseconds timeout) const;
   // Sleeps up to `duration`, waking early (and throwing TaskCancelled) on cancel.
   void sleepFor(std::chrono::milliseconds duration) const;
+  // `write` runs in the transaction that ends the task, however it ends: the runner's own final
+  // record (a session's outcome) and the task's state commit together or not at all.
+  void finishWith(std::function<void(store::Transaction&)> write) {
+    finalWrite_ = std::move(write);
+  }
+  const std::function<void(store::Transaction&)>& finalWrite() const { return finalWrite_; }
 
  private:
   store::Store& store_;
   std::string taskId_;
   std::shared_ptr<std::atomic<bool>> cancel_;
   bool resumed_;
+  std::function<void(store::Transaction&)> finalWrite_;
 };
 
 class TaskEngine {
@@ -92,7 +99,8 @@ class TaskEngine {
   void workerLoop();
   std::vector<domain::Task> claim(std::size_t count);
   void run(const domain::Task& task);
-  void finish(const domain::Task& task, domain::TaskState state, const std::string& error);
+  void finish(const domain::Task& task, domain::TaskState state, const std::string& error,
+              const TaskContext& context);
 
   store::Store& store_;
   const int workerCount_;
