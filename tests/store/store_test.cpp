@@ -292,5 +292,47 @@ TEST_F(StoreTest, DirectoryOrMissingParentIsAnIoError) {
   }
 }
 
+TEST_F(StoreTest, RestorePointsByReplicaAreTheTenantsOwnOldestFirst) {
+  auto store = openSqliteStore(path_);
+  const auto tenants = seed(*store, 10, 11, 2);
+  store->write([&](Transaction& tx) {
+    tx.insertPlan({"plan-1", "Gold", "", "ch", std::nullopt, std::nullopt, {}, 0, 0, 1, 1});
+    for (std::size_t t = 0; t < tenants.size(); ++t) {
+      const auto subscription = "sub-" + std::to_string(t);
+      domain::Subscription subscribed;
+      subscribed.id = subscription;
+      subscribed.tenantId = tenants[t];
+      subscribed.planId = "plan-1";
+      subscribed.cloudHostId = "ch";
+      tx.tenant(tenants[t])->insertSubscription(subscribed);
+      for (int r = 0; r < 2; ++r) {
+        domain::Replica replica;
+        replica.id = "rep-" + std::to_string(t) + "-" + std::to_string(r);
+        replica.tenantId = tenants[t];
+        replica.subscriptionId = subscription;
+        replica.name = replica.id;
+        tx.tenant(tenants[t])->insertReplica(replica);
+        for (std::int64_t at : {300, 100, 200}) {  // inserted out of order
+          tx.tenant(tenants[t])
+              ->insertRestorePoint({replica.id + "-" + std::to_string(at), replica.id, tenants[t],
+                                    "", at, "snapshot", 0});
+        }
+      }
+    }
+  });
+  const auto points =
+      store->read([&](Transaction& tx) { return tx.tenant(tenants[0])->restorePointsByReplica(); });
+  ASSERT_EQ(points.size(), 2u);
+  for (const auto& [replica, list] : points) {
+    EXPECT_THAT(replica, ::testing::StartsWith("rep-0-"));
+    ASSERT_EQ(list.size(), 3u);
+    EXPECT_EQ(list[0].createdUnix, 100);
+    EXPECT_EQ(list[2].createdUnix, 300);
+    EXPECT_EQ(list, store->read([&](Transaction& tx) {
+      return tx.tenant(tenants[0])->restorePoints(replica);
+    }));
+  }
+}
+
 }  // namespace
 }  // namespace warmsite::store

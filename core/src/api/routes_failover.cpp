@@ -122,10 +122,10 @@ struct Start {
   bool newWork;  // refused in maintenance (undo, permanent failover and failback are not)
 };
 
-// The restore point each replica boots: the newest, or the newest before `before`.
-std::string choosePoint(store::TenantScope& scope, const domain::Replica& replica,
-                        std::optional<std::int64_t> before) {
-  const auto points = scope.restorePoints(replica.id);
+// The restore point a replica boots: the newest of `points` (oldest first), or the newest before
+// `before`.
+std::string choosePoint(const std::vector<domain::RestorePoint>& points,
+                        const domain::Replica& replica, std::optional<std::int64_t> before) {
   for (auto it = points.rbegin(); it != points.rend(); ++it) {
     if (!before || it->createdUnix <= *before) return it->id;
   }
@@ -190,6 +190,8 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   session.startedUnix = security::nowUnix();
   std::uint32_t position = 0;
   std::optional<std::map<std::string, std::string>> lastFailoverPoints;  // read for undo only
+  // Read for failovers only: one query for a plan, not one per member.
+  std::optional<std::map<std::string, std::vector<domain::RestorePoint>>> points;
   for (const auto& replica : members) {
     const auto& id = replica.id;
     requireTransition(replica, start.operation);
@@ -200,7 +202,15 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
     vm.position = position++;
     if (start.operation == domain::ReplicaOperation::kFailover ||
         start.operation == domain::ReplicaOperation::kTestFailover) {
-      vm.restorePointId = choosePoint(*scope, replica, before);
+      if (!points) {
+        points =
+            members.size() == 1
+                ? std::map<std::string, std::vector<domain::RestorePoint>>{{id,
+                                                                            scope->restorePoints(
+                                                                                id)}}
+                : scope->restorePointsByReplica();
+      }
+      vm.restorePointId = choosePoint((*points)[id], replica, before);
     } else if (start.operation == domain::ReplicaOperation::kUndoFailover) {
       if (!lastFailoverPoints) lastFailoverPoints = pointsOfLastFailovers(*scope);
       if (auto point = lastFailoverPoints->find(id); point != lastFailoverPoints->end())
@@ -238,7 +248,8 @@ void requireTestIsolation(const ApiContext& context, store::TenantScope& scope,
   }
 }
 
-ApiResponse acceptedSession(const domain::FailoverSession& session, const store::Transaction&) {
+// Built after the commit: the JSON need not hold the write lock.
+ApiResponse acceptedSession(const domain::FailoverSession& session) {
   ApiResponse response{202, {{"session", toJson(session)}}, session.tenantId};
   response.body["task_id"] = session.taskId;
   response.headers.emplace_back("Location", "/api/v1/sessions/" + session.id);
@@ -362,51 +373,50 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
                                   std::initializer_list<domain::ReplicaState> memberStates,
                                   std::initializer_list<domain::FailoverPlanState> planStates,
                                   Router& r) {
-    r.add("POST", "/api/v1/failover-plans/{id}/" + path, Access::kTenantOrProvider,
-          [&context, start, states = std::vector<domain::ReplicaState>(memberStates),
-           allowed = std::vector<domain::FailoverPlanState>(planStates)](ApiRequest& request) {
-            auto body = request.http.body.empty() ? JsonInput(nlohmann::json::object(), "")
-                                                  : request.body();
-            auto before = readBefore(body);
-            if (auto at = body.optionalUnsigned("before", 0, 253'402'300'799))
-              before = static_cast<std::int64_t>(*at);
-            const auto duration = static_cast<std::uint32_t>(
-                body.optionalUnsigned("duration_s", 0, kMaxTestDuration).value_or(0));
-            body.finish();
-            auto response = context.store.write([&](store::Transaction& tx) {
-              auto plan = visiblePlan(request, tx, request.param("id"));
-              if (std::find(allowed.begin(), allowed.end(), plan.state) == allowed.end()) {
-                throw ApiError(
-                    409, "invalid_state",
-                    "failover plan " + plan.name + " is " +
-                        std::string(domain::toString(plan.state)) + "; this operation needs it " +
-                        [&] {
-                          std::string text;
-                          for (auto s : allowed)
-                            text += (text.empty() ? "" : " or ") + std::string(domain::toString(s));
-                          return text;
-                        }(),
-                    {{"state", domain::toString(plan.state)}});
+    r.add(
+        "POST", "/api/v1/failover-plans/{id}/" + path, Access::kTenantOrProvider,
+        [&context, start, states = std::vector<domain::ReplicaState>(memberStates),
+         allowed = std::vector<domain::FailoverPlanState>(planStates)](ApiRequest& request) {
+          auto body =
+              request.http.body.empty() ? JsonInput(nlohmann::json::object(), "") : request.body();
+          auto before = readBefore(body);
+          if (auto at = body.optionalUnsigned("before", 0, 253'402'300'799))
+            before = static_cast<std::int64_t>(*at);
+          const auto duration = static_cast<std::uint32_t>(
+              body.optionalUnsigned("duration_s", 0, kMaxTestDuration).value_or(0));
+          body.finish();
+          const auto session = context.store.write([&](store::Transaction& tx) {
+            auto plan = visiblePlan(request, tx, request.param("id"));
+            if (std::find(allowed.begin(), allowed.end(), plan.state) == allowed.end()) {
+              throw ApiError(
+                  409, "invalid_state",
+                  "failover plan " + plan.name + " is " +
+                      std::string(domain::toString(plan.state)) + "; this operation needs it " +
+                      [&] {
+                        std::string text;
+                        for (auto s : allowed)
+                          text += (text.empty() ? "" : " or ") + std::string(domain::toString(s));
+                        return text;
+                      }(),
+                  {{"state", domain::toString(plan.state)}});
+            }
+            auto scope = tx.tenant(plan.tenantId);
+            const auto replicas = replicasById(*scope);
+            std::vector<domain::Replica> members;
+            for (const auto& member : plan.members) {
+              const auto replica = replicas.find(member.replicaId);
+              if (replica != replicas.end() &&
+                  std::find(states.begin(), states.end(), replica->second.state) != states.end()) {
+                members.push_back(replica->second);
               }
-              auto scope = tx.tenant(plan.tenantId);
-              const auto replicas = replicasById(*scope);
-              std::vector<domain::Replica> members;
-              for (const auto& member : plan.members) {
-                const auto replica = replicas.find(member.replicaId);
-                if (replica != replicas.end() && std::find(states.begin(), states.end(),
-                                                           replica->second.state) != states.end()) {
-                  members.push_back(replica->second);
-                }
-              }
-              if (start.kind == domain::SessionKind::kTestFailover)
-                requireTestIsolation(context, *scope, members);
-              return acceptedSession(
-                  startSession(request, tx, plan.tenantId, start, plan, members, before, duration),
-                  tx);
-            });
-            context.engine.wake();
-            return response;
+            }
+            if (start.kind == domain::SessionKind::kTestFailover)
+              requireTestIsolation(context, *scope, members);
+            return startSession(request, tx, plan.tenantId, start, plan, members, before, duration);
           });
+          context.engine.wake();
+          return acceptedSession(session);
+        });
   };
   using P = domain::FailoverPlanState;
   using R = domain::ReplicaState;
@@ -434,14 +444,13 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
             if (auto at = body.optionalUnsigned("before", 0, 253'402'300'799))
               before = static_cast<std::int64_t>(*at);
             body.finish();
-            auto response = context.store.write([&](store::Transaction& tx) {
+            const auto session = context.store.write([&](store::Transaction& tx) {
               auto replica = visibleReplica(request, tx, request.param("id"));
-              return acceptedSession(startSession(request, tx, replica.tenantId, start,
-                                                  std::nullopt, {replica}, before, 0),
-                                     tx);
+              return startSession(request, tx, replica.tenantId, start, std::nullopt, {replica},
+                                  before, 0);
             });
             context.engine.wake();
-            return response;
+            return acceptedSession(session);
           });
   };
   replicaOperation(

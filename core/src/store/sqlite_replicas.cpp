@@ -281,19 +281,49 @@ void SqliteTenantScope::insertRestorePoint(const domain::RestorePoint& point) {
   });
 }
 
+namespace {
+
+constexpr const char* kRestorePointColumns =
+    "rp.id, rp.replica_id, rp.tenant_id, rp.description, rp.created_unix, rp.origin, "
+    "rp.data_bytes";
+
+domain::RestorePoint readRestorePoint(SQLite::Statement& query) {
+  return {query.getColumn(0).getString(),
+          query.getColumn(1).getString(),
+          query.getColumn(2).getString(),
+          query.getColumn(3).getString(),
+          query.getColumn(4).getInt64(),
+          query.getColumn(5).getString(),
+          static_cast<std::uint64_t>(query.getColumn(6).getInt64())};
+}
+
+}  // namespace
+
 std::vector<domain::RestorePoint> SqliteTenantScope::restorePoints(const std::string& replicaId) {
   return guarded("list restore points of " + replicaId, [&] {
-    CachedStatement query(db_, R"sql(
-      SELECT id, replica_id, tenant_id, description, created_unix, origin, data_bytes
-      FROM restore_points WHERE replica_id = ? AND tenant_id = ? ORDER BY created_unix, rowid)sql");
+    CachedStatement query(db_, std::string("SELECT ") + kRestorePointColumns + R"sql(
+      FROM restore_points rp WHERE rp.replica_id = ? AND rp.tenant_id = ?
+      ORDER BY rp.created_unix, rp.rowid)sql");
     query.bind(1, replicaId);
     query.bind(2, tenantId());
     std::vector<domain::RestorePoint> result;
+    while (query.executeStep()) result.push_back(readRestorePoint(query));
+    return result;
+  });
+}
+
+std::map<std::string, std::vector<domain::RestorePoint>>
+SqliteTenantScope::restorePointsByReplica() {
+  return guarded("list restore points of tenant " + tenantId(), [&] {
+    // Through the tenant's replicas: restore points are keyed by replica.
+    CachedStatement query(db_, std::string("SELECT ") + kRestorePointColumns + R"sql(
+      FROM replicas r JOIN restore_points rp ON rp.replica_id = r.id
+      WHERE r.tenant_id = ?1 AND rp.tenant_id = ?1 ORDER BY rp.replica_id, rp.created_unix, rp.rowid)sql");
+    query.bind(1, tenantId());
+    std::map<std::string, std::vector<domain::RestorePoint>> result;
     while (query.executeStep()) {
-      result.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
-                        query.getColumn(2).getString(), query.getColumn(3).getString(),
-                        query.getColumn(4).getInt64(), query.getColumn(5).getString(),
-                        static_cast<std::uint64_t>(query.getColumn(6).getInt64())});
+      auto point = readRestorePoint(query);
+      result[point.replicaId].push_back(std::move(point));
     }
     return result;
   });

@@ -42,6 +42,7 @@ class SqliteTenantScope final : public TenantScope {
   void deleteReplica(const std::string& id) override;
   void insertRestorePoint(const domain::RestorePoint& point) override;
   std::vector<domain::RestorePoint> restorePoints(const std::string& replicaId) override;
+  std::map<std::string, std::vector<domain::RestorePoint>> restorePointsByReplica() override;
   void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) override;
   void insertReplicationJob(const domain::ReplicationJob& job) override;
   std::optional<domain::ReplicationJob> findReplicationJob(const std::string& id) override;

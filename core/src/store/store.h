@@ -93,6 +93,8 @@ class TenantScope {
   virtual void insertRestorePoint(const domain::RestorePoint& point) = 0;
   virtual std::vector<domain::RestorePoint> restorePoints(
       const std::string& replicaId) = 0;  // oldest first
+  // Every replica's points in one query (a plan's members at once), oldest first.
+  virtual std::map<std::string, std::vector<domain::RestorePoint>> restorePointsByReplica() = 0;
   virtual void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) = 0;
 
   // Replication jobs and runs.
