@@ -59,6 +59,33 @@ CachedStatement::~CachedStatement() {
   }
 }
 
+ConnectionPool::ConnectionPool(std::filesystem::path path, SqliteOptions options)
+    : path_(std::move(path)), options_(std::move(options)) {
+  checkpointer_ = std::thread([this] { checkpointLoop(); });
+}
+
+ConnectionPool::~ConnectionPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    checkpointWanted_.notify_all();
+  }
+  checkpointer_.join();
+}
+
+std::unique_ptr<Connection> ConnectionPool::open() {
+  return guarded("open store " + path_.string(), [&] {
+    auto db =
+        std::make_unique<Connection>(path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                     static_cast<int>(options_.busyTimeout.count()));
+    db->exec("PRAGMA foreign_keys = ON");     // per connection: SQLite's default is off
+    db->exec("PRAGMA synchronous = NORMAL");  // WAL + NORMAL: durable across process crashes
+    sqlite3_wal_hook(db->getHandle(), &ConnectionPool::onWalCommit,
+                     this);  // replaces autocheckpoint
+    return db;
+  });
+}
+
 std::unique_ptr<Connection> ConnectionPool::acquire() {
   {
     std::lock_guard lock(mutex_);
@@ -68,14 +95,43 @@ std::unique_ptr<Connection> ConnectionPool::acquire() {
       return db;
     }
   }
-  return guarded("open store " + path_.string(), [&] {
-    auto db =
-        std::make_unique<Connection>(path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
-                                     static_cast<int>(options_.busyTimeout.count()));
-    db->exec("PRAGMA foreign_keys = ON");     // per connection: SQLite's default is off
-    db->exec("PRAGMA synchronous = NORMAL");  // WAL + NORMAL: durable across process crashes
-    return db;
-  });
+  return open();
+}
+
+int ConnectionPool::onWalCommit(void* pool, sqlite3*, const char*, int pages) {
+  if (pages >= kCheckpointPages) {
+    auto* self = static_cast<ConnectionPool*>(pool);
+    std::lock_guard lock(self->mutex_);
+    self->wantCheckpoint_ = true;
+    self->checkpointWanted_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void ConnectionPool::checkpointLoop() {
+  std::unique_ptr<Connection> db;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    checkpointWanted_.wait(lock, [&] { return stopping_ || wantCheckpoint_; });
+    if (stopping_) return;
+    wantCheckpoint_ = false;
+    lock.unlock();
+    try {
+      if (!db) db = open();
+      // PASSIVE, like SQLite's own: copies what no reader still needs, never waits for anyone.
+      // The bulk is copied while writers go on; the few frames they added meanwhile are copied
+      // with writers held off, so the checkpoint completes and the next writer restarts the WAL
+      // from its beginning instead of growing it.
+      sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+      std::lock_guard writers(writerMutex_);
+      sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+    } catch (const StoreError&) {
+      // The next commit asks again; the WAL only grows meanwhile.
+    }
+    lock.lock();
+  }
 }
 
 void ConnectionPool::release(std::unique_ptr<Connection> db) {

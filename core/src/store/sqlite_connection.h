@@ -4,12 +4,14 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -59,10 +61,12 @@ class CachedStatement : public SQLite::Statement {
   Connection& connection_;
 };
 
+// Connections of one store file. WAL checkpoints run on a thread of the pool's own instead of
+// SQLite's default (inside whichever commit crossed the threshold, holding the write lock).
 class ConnectionPool {
  public:
-  ConnectionPool(std::filesystem::path path, SqliteOptions options)
-      : path_(std::move(path)), options_(std::move(options)) {}
+  ConnectionPool(std::filesystem::path path, SqliteOptions options);
+  ~ConnectionPool();
 
   std::unique_ptr<Connection> acquire();
   void release(std::unique_ptr<Connection> db);
@@ -73,12 +77,23 @@ class ConnectionPool {
   std::mutex& writerMutex() noexcept { return writerMutex_; }
 
  private:
-  static constexpr std::size_t kMaxIdle = 64;  // at least the threads that use the store at once
+  static constexpr std::size_t kMaxIdle = 64;    // at least the threads that use the store at once
+  static constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
+
+  std::unique_ptr<Connection> open();
+  // Called by SQLite after each commit with the pages in the WAL.
+  static int onWalCommit(void* pool, sqlite3* db, const char* name, int pages);
+  void checkpointLoop();
+
   const std::filesystem::path path_;
   const SqliteOptions options_;
   std::mutex mutex_;
   std::mutex writerMutex_;
   std::vector<std::unique_ptr<Connection>> idle_;
+  std::condition_variable checkpointWanted_;  // with mutex_
+  bool wantCheckpoint_ = false;
+  bool stopping_ = false;
+  std::thread checkpointer_;
 };
 
 // Binding and reading helpers for nullable and unsigned columns.
