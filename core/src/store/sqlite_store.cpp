@@ -7,18 +7,28 @@ namespace warmsite::store {
 
 namespace sqlite {
 
+namespace {
+
+// BEGIN, COMMIT and ROLLBACK as cached statements: Database::exec would parse them every time,
+// which cost a quarter of a simple authenticated read.
+void run(Connection& db, const std::string& sql) {
+  CachedStatement(db, sql).exec();
+}
+
+}  // namespace
+
 SqliteTransaction::SqliteTransaction(ConnectionPool& pool, bool write)
     : pool_(pool),
       writer_(write ? std::unique_lock(pool.writerMutex()) : std::unique_lock<std::mutex>()),
       db_(pool.acquire()) {
   guarded(write ? "begin a write transaction" : "begin a read transaction",
-          [&] { db_->exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); });
+          [&] { run(*db_, write ? "BEGIN IMMEDIATE" : "BEGIN"); });
 }
 
 SqliteTransaction::~SqliteTransaction() {
   if (!done_) {
     try {
-      db_->exec("ROLLBACK");
+      run(*db_, "ROLLBACK");
     } catch (const SQLite::Exception&) {
       // Nothing to roll back (the transaction already ended); the connection is still usable.
     }
@@ -27,7 +37,7 @@ SqliteTransaction::~SqliteTransaction() {
 }
 
 void SqliteTransaction::commit() {
-  guarded("commit", [&] { db_->exec("COMMIT"); });
+  guarded("commit", [&] { run(*db_, "COMMIT"); });
   done_ = true;
 }
 
