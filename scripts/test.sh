@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite: once as a normal build and once
-# under AddressSanitizer + UBSan (set WARMSITE_SKIP_SANITIZERS=1 to skip that pass).
+# under AddressSanitizer + UBSan; then the engine's tests (failover, store, API) under
+# ThreadSanitizer (set WARMSITE_SKIP_SANITIZERS=1 to skip both sanitizer passes).
 # Extra arguments go to ctest, e.g. scripts/test.sh -L store
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +16,13 @@ if [ "${WARMSITE_SKIP_SANITIZERS:-0}" != 1 ]; then
   (cd build-asan && ASAN_OPTIONS=abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j "$(nproc)" "$@")
+  # ThreadSanitizer: the tests whose threads share state (task engine, journal, store pool, HTTP
+  # server), run as executables: the other tests' binaries are not built in this tree.
+  tsan_tests=(warmsite_failover_test warmsite_store_test warmsite_api_test)
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARMSITE_TSAN=ON \
+    -DWARMSITE_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+  cmake --build build-tsan -j "$(nproc)" --target "${tsan_tests[@]}" warmsite_plugin_vsphere_mock
+  for test in "${tsan_tests[@]}"; do
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "bin/$test")
+  done
 fi
