@@ -31,15 +31,7 @@ class BenchService {
                         const std::function<void(daemon::OrchestratorOptions&)>& adjust = {}) {
     dataDir_ = std::filesystem::path(WARMSITE_BINARY_DIR) / "bench" / name;
     std::filesystem::remove_all(dataDir_);
-    daemon::OrchestratorOptions options;
-    options.dataDir = dataDir_;
-    options.pluginDir = WARMSITE_PLUGIN_DIR;
-    options.http.address = options.replication.listener.address = "127.0.0.1";
-    options.http.port = options.replication.listener.port = 0;
-    options.tlsNames = {"localhost"};
-    options.scrypt.logN = 10;
-    options.initialAdminPassword = "bench-admin-1";
-    options.registerDefaultCloudHost = false;
+    auto options = daemon::embeddedOptions(dataDir_, WARMSITE_PLUGIN_DIR, "bench-admin-1");
     if (adjust) adjust(options);
     orchestrator_ = std::make_unique<daemon::Orchestrator>(options);
   }

@@ -43,47 +43,6 @@ class Bench : public warmsite::bench::BenchService {
           options.failover.undoBatchPause = std::chrono::milliseconds(0);
         }) {}
 
-  // A tenant subscribed to `planId` with `count` replicas (one restore point each) and a failover
-  // plan over them; returns the failover plan id. Requests go out from `threads` clients.
-  std::string tenantWithPlan(ApiClient& sp, const std::string& name, const std::string& planId,
-                             int count) {
-    auto tenant = expect(
-        sp.post("/api/v1/tenants", {{"name", name}, {"password", "tenant-pass-1"}}), 201, "tenant");
-    auto subscribed =
-        expect(sp.post("/api/v1/subscriptions", {{"tenant_id", tenant["id"]}, {"plan_id", planId}}),
-               202, "subscribe");
-    waitTask(sp, subscribed["task"]["id"]);
-    const std::string subscription = subscribed["subscription"]["id"];
-    auto tenantClient = login(name, "tenant-pass-1");
-    std::vector<std::string> replicas;
-    std::vector<std::string> tasks;
-    for (int i = 0; i < count; ++i) {
-      auto created = expect(tenantClient.post("/api/v1/replicas",
-                                              {{"subscription_id", subscription},
-                                               {"name", "vm-" + std::to_string(i)},
-                                               {"vcpus", 1},
-                                               {"cpu_mhz", 10},
-                                               {"memory_mb", 64},
-                                               {"disks", {{{"storage", "gold"}, {"size_gb", 1}}}}}),
-                            202, "replica");
-      replicas.push_back(created["replica"]["id"]);
-      tasks.push_back(created["task"]["id"]);
-    }
-    for (const auto& task : tasks) waitTask(tenantClient, task);
-    tasks.clear();
-    for (const auto& id : replicas) {
-      tasks.push_back(expect(
-          tenantClient.post("/api/v1/replicas/" + id + "/restore-points", nlohmann::json::object()),
-          202, "restore point")["task"]["id"]);
-    }
-    for (const auto& task : tasks) waitTask(tenantClient, task);
-    auto members = nlohmann::json::array();
-    for (const auto& id : replicas) members.push_back({{"replica_id", id}, {"boot_delay_s", 0}});
-    return expect(tenantClient.post("/api/v1/failover-plans",
-                                    {{"name", "DR"}, {"parallelism", 10}, {"members", members}}),
-                  201, "failover plan")["id"];
-  }
-
   // Starts `operation` (failover, undo) of every plan at once through the API and returns the wall
   // time until all sessions ended. The end is watched in the store, not by polling the API: 50
   // clients polling over TLS would compete with the orchestrator for the same two cores.

@@ -14,6 +14,20 @@
 
 namespace warmsite::daemon {
 
+OrchestratorOptions embeddedOptions(std::filesystem::path dataDir, std::filesystem::path pluginDir,
+                                    std::string adminPassword) {
+  OrchestratorOptions options;
+  options.dataDir = std::move(dataDir);
+  options.pluginDir = std::move(pluginDir);
+  options.http.address = options.replication.listener.address = "127.0.0.1";
+  options.http.port = options.replication.listener.port = 0;
+  options.tlsNames = {"localhost"};
+  options.scrypt.logN = 10;
+  options.initialAdminPassword = std::move(adminPassword);
+  options.registerDefaultCloudHost = false;
+  return options;
+}
+
 Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(options)) {
   std::filesystem::create_directories(options_.dataDir);
   const auto dataDir = std::filesystem::absolute(options_.dataDir);

@@ -39,6 +39,11 @@ struct OrchestratorOptions {
   replication::ReceiverOptions replication;
 };
 
+// Options for an orchestrator inside another program (benchmarks, fuzzing): loopback on free
+// ports, a certificate for localhost, cheap password hashing, no default cloud host.
+OrchestratorOptions embeddedOptions(std::filesystem::path dataDir, std::filesystem::path pluginDir,
+                                    std::string adminPassword);
+
 class Orchestrator {
  public:
   // Opens the store, loads plugins, attaches cloud hosts, resumes tasks and starts listening.
@@ -55,6 +60,7 @@ class Orchestrator {
   store::Store& store() { return *store_; }
   engine::TaskEngine& engine() { return *engine_; }
   const api::ApiService& api() const { return *api_; }
+  api::ApiService& api() { return *api_; }  // requests without the listener (fuzzing)
   plugins::CloudHostRegistry& cloudHosts() { return *cloudHosts_; }
   security::TlsIdentityManager& tls() { return *tls_; }
 

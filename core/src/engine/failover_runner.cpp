@@ -494,7 +494,9 @@ void FailoverRunner::Impl::cleanUpTest(SessionRun& run, TaskContext&) {
   // Cleanup must not be cancelled: it uses its own context with only a deadline.
   auto alwaysContext = [&] { return plugin::CallContext::withTimeout(options.retry.callTimeout); };
   std::set<std::string> hosts;
-  for (const auto& [id, replica] : run.replicas) {
+  for (const auto& entry : run.replicas) {
+    const auto& id = entry.first;  // a plain reference: the lambda below captures it
+    const auto& replica = entry.second;
     try {
       hosts.insert(run.cloudHostOf.at(replica.subscriptionId));
       auto plugin = pluginFor(run, replica);
