@@ -15,5 +15,8 @@ function(warmsite_add_plugin target)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   target_link_libraries(${target} PRIVATE warmsite::plugin_abi warmsite::core)
-  target_link_options(${target} PRIVATE -Wl,--no-undefined)
+  # Not under clang's sanitizers (fuzzing): their runtime lives in the executable only.
+  if(NOT WARMSITE_FUZZ)
+    target_link_options(${target} PRIVATE -Wl,--no-undefined)
+  endif()
 endfunction()

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config git clang-format
+  clang-16 libclang-rt-16-dev  # libFuzzer (scripts/fuzz.sh); 16: C++20 captures of bindings
   # libraries
   libboost1.74-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libsqlitecpp-dev
   libcpprest-dev libvirt-dev libnbd-dev libzstd-dev libcli11-dev libspdlog-dev libfmt-dev

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite: once as a normal build and once
 # under AddressSanitizer + UBSan; then the engine's tests (failover, store, API) under
-# ThreadSanitizer (set WARMSITE_SKIP_SANITIZERS=1 to skip both sanitizer passes).
+# ThreadSanitizer, and a short run of each fuzz target (set WARMSITE_SKIP_SANITIZERS=1 to skip
+# these three passes).
 # Extra arguments go to ctest, e.g. scripts/test.sh -L store
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +26,5 @@ if [ "${WARMSITE_SKIP_SANITIZERS:-0}" != 1 ]; then
   for test in "${tsan_tests[@]}"; do
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "bin/$test")
   done
+  bash scripts/fuzz.sh 30
 fi

@@ -51,6 +51,11 @@ TEST_F(BadInputTest, EveryBadRequestIsRefusedClearlyAndChangesNothing) {
       {"POST", "/api/v1/tenants", "{\"name\": \"x\",", 400, "not valid JSON"},
       {"POST", "/api/v1/tenants", "[1, 2]", 400, "JSON object"},
       {"POST", "/api/v1/tenants", "", 400, "JSON object body"},
+      // bytes that are not UTF-8: the parse error quotes them, the answer must still be JSON
+      {"POST", "/api/v1/tenants", "{\"name\": \"Glob\xff\xfe\", \"password\": \"long-enough\"}",
+       400, "not valid JSON"},
+      {"POST", "/api/v1/auth/login", "{\"name\": \"admin\", \"password\": \"\xff\xff\"}", 400,
+       "not valid JSON"},
       // wrong types and missing fields
       {"POST", "/api/v1/tenants", R"({"name": 42, "password": "long-enough"})", 400,
        "\"name\" must be a string"},

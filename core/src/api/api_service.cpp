@@ -61,11 +61,21 @@ ApiService::ApiService(ApiContext context) : context_(std::move(context)) {
   addReplicationRoutes(router_, context_);
 }
 
+namespace {
+
+// A request's bytes can reach an answer (a JSON parse error quotes them, the audit log keeps
+// them): invalid UTF-8 is written as U+FFFD instead of failing the answer.
+std::string body(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 HttpResponse ApiService::errorResponse(int status, const std::string& code,
                                        const std::string& message, const nlohmann::json& details) {
   HttpResponse response;
   response.status = status;
-  response.body = nlohmann::json{{"code", code}, {"message", message}, {"details", details}}.dump();
+  response.body = body({{"code", code}, {"message", message}, {"details", details}});
   return response;
 }
 
@@ -131,7 +141,7 @@ HttpResponse ApiService::dispatch(const HttpRequest& request, const Router::Matc
     HttpResponse response;
     response.status = result.status;
     response.headers = std::move(result.headers);
-    if (result.status != 204) response.body = result.body.dump();
+    if (result.status != 204) response.body = body(result.body);
     return response;
   } catch (const ApiError& e) {
     return errorResponse(e.status(), e.code(), e.what(), e.details());
