@@ -34,7 +34,7 @@ double subscribeTenants(int count, int clients) {
     const auto name = "vc-" + std::to_string(count) + "-" + std::to_string(host);
     const auto plan = bench.cloudHost(
         sp, {{"name", name}, {"plugin", "vsphere-mock"}, {"config", {{"vcenter", name}}}},
-        "datastore1");
+        "datastore1", "Gold-" + name);
     const std::string hostId = sp.get("/api/v1/plans/" + plan).json()["cloud_host_id"];
     BenchService::expect(
         sp.post("/api/v1/cloud-hosts/" + hostId + "/vlan-ranges",

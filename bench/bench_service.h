@@ -71,15 +71,15 @@ class BenchService {
     }
   }
 
-  // A cloud host from `body` and a plan "Gold" on it whose storage "gold" is `storage`; returns
-  // the plan's id.
+  // A cloud host from `body` and a plan `planName` on it whose storage "gold" is `storage`;
+  // returns the plan's id.
   std::string cloudHost(client::ApiClient& sp, const nlohmann::json& body,
-                        const std::string& storage) {
+                        const std::string& storage, const std::string& planName = "Gold") {
     auto host = expect(sp.post("/api/v1/cloud-hosts", body), 201, "cloud host");
     const std::string id = host["id"];
     auto plan = expect(
         sp.post("/api/v1/plans",
-                {{"name", "Gold"},
+                {{"name", planName},
                  {"cloud_host_id", id},
                  {"storages",
                   {{{"name", "gold"}, {"backend_storage", storage}, {"quota_gb", 100000}}}}}),
