@@ -3,9 +3,12 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -217,6 +220,61 @@ TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
   const auto wal = std::filesystem::path(path_.string() + "-wal");
   ASSERT_TRUE(std::filesystem::exists(wal));
   EXPECT_LT(std::filesystem::file_size(wal), 12u * 1024 * 1024);
+}
+
+// The database on a 4 MiB tmpfs that a ballast file fills up: writes fail with a clear error and
+// change nothing, the file stays sound, and once space is back writes work again.
+TEST_F(StoreTest, AFullDiskIsAClearErrorAndWorkResumesOnceSpaceIsBack) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  const auto small = dir_ / "small";
+  std::filesystem::create_directories(small);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
+  struct Unmount {
+    std::filesystem::path at;
+    ~Unmount() { umount2(at.c_str(), MNT_DETACH); }
+  } unmount{small};
+  const auto path = small / "warmsite.db";
+  const auto ballast = small / "ballast";
+  std::string lastDescription;
+  std::string tenantId;
+  {
+    auto store = openSqliteStore(path);
+    tenantId = seed(*store, 1, 2, 1).front();
+    auto describe = [&](const std::string& text) {
+      store->write([&](Transaction& tx) {
+        auto t = *tx.findTenant(tenantId);
+        t.description = text;
+        tx.updateTenant(t);
+      });
+    };
+    describe(lastDescription = "before the disk filled up");
+    {
+      std::ofstream fill(ballast, std::ios::binary);
+      const std::string block(64 * 1024, 'b');
+      while (fill.write(block.data(), block.size())) {
+      }
+    }
+    bool refused = false;
+    for (int i = 0; i < 200 && !refused; ++i) {
+      try {
+        describe(std::string(4000, 'x') + std::to_string(i));
+        lastDescription = std::string(4000, 'x') + std::to_string(i);
+      } catch (const StoreError& e) {
+        refused = true;
+        EXPECT_EQ(e.kind(), StoreError::Kind::kFull) << e.what();
+        EXPECT_THAT(e.what(), HasSubstr("free disk space"));
+      }
+    }
+    ASSERT_TRUE(refused) << "the writes never ran out of space";
+    EXPECT_EQ(store->read([&](Transaction& tx) { return tx.findTenant(tenantId)->description; }),
+              lastDescription);
+    std::filesystem::remove(ballast);
+    describe(lastDescription = "after space came back");
+  }
+  auto reopened = openSqliteStore(path);  // runs quick_check: a damaged file is refused
+  EXPECT_EQ(reopened->read([&](Transaction& tx) { return tx.findTenant(tenantId)->description; }),
+            lastDescription);
 }
 
 TEST_F(StoreTest, MigratesFromThePreviousSchemaVersion) {
