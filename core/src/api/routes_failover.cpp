@@ -190,7 +190,7 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   session.startedUnix = security::nowUnix();
   std::uint32_t position = 0;
   std::optional<std::map<std::string, std::string>> lastFailoverPoints;  // read for undo only
-  // Read for failovers only: one query for a plan, not one per member.
+  // Read for failovers only: one query for a plan's members, not one each.
   std::optional<std::map<std::string, std::vector<domain::RestorePoint>>> points;
   for (const auto& replica : members) {
     const auto& id = replica.id;
@@ -202,13 +202,11 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
     vm.position = position++;
     if (start.operation == domain::ReplicaOperation::kFailover ||
         start.operation == domain::ReplicaOperation::kTestFailover) {
-      if (!points) {
-        points =
-            members.size() == 1
-                ? std::map<std::string, std::vector<domain::RestorePoint>>{{id,
-                                                                            scope->restorePoints(
-                                                                                id)}}
-                : scope->restorePointsByReplica();
+      if (!points && members.size() == 1) {
+        points.emplace();
+        (*points)[id] = scope->restorePoints(id);
+      } else if (!points) {
+        points = scope->restorePointsByReplica();
       }
       vm.restorePointId = choosePoint((*points)[id], replica, before);
     } else if (start.operation == domain::ReplicaOperation::kUndoFailover) {

@@ -143,11 +143,10 @@ struct FailoverRunner::Impl {
                                                      const domain::Replica& replica);
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
 
-  // Journals `vm` (and, when given, the replica's new state) in one transaction.
-  // Durable: returns once committed. Marks a VM's start (before its first plugin call) and its end.
-  void journal(SessionRun& run, const SessionVm& vm,
-               std::optional<ReplicaState> replicaState = std::nullopt,
-               const std::string& replicaError = {});
+  // Journals a VM's start (before its first plugin call). Durable: returns once committed.
+  void journal(SessionRun& run, const SessionVm& vm);
+  // Keeps `vm` as the run's view of it (what finish() and the next steps read).
+  void remember(SessionRun& run, const SessionVm& vm);
   // Progress inside a started VM (its next step, a retry): recorded without waiting, since a resume
   // never relies on a started VM's step (it reads the backend, or cleans a test failover up).
   void progress(SessionRun& run, const SessionVm& vm);
@@ -237,10 +236,12 @@ plugin::ComputeApi& FailoverRunner::Impl::computeFor(const SessionRun& run,
   return *compute;
 }
 
-void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm,
-                                   std::optional<ReplicaState> replicaState,
-                                   const std::string& replicaError) {
-  journalWriter.record(run.session.tenantId, run.session.id, vm, replicaState, replicaError);
+void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm) {
+  journalWriter.record(run.session.tenantId, run.session.id, vm);
+  remember(run, vm);
+}
+
+void FailoverRunner::Impl::remember(SessionRun& run, const SessionVm& vm) {
   std::lock_guard lock(run.mutex);
   for (auto& entry : run.session.vms) {
     if (entry.replicaId == vm.replicaId) entry = vm;
@@ -249,10 +250,7 @@ void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm,
 
 void FailoverRunner::Impl::progress(SessionRun& run, const SessionVm& vm) {
   journalWriter.note(run.session.tenantId, run.session.id, vm);
-  std::lock_guard lock(run.mutex);
-  for (auto& entry : run.session.vms) {
-    if (entry.replicaId == vm.replicaId) entry = vm;
-  }
+  remember(run, vm);
 }
 
 void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess,
@@ -284,10 +282,8 @@ void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onS
   auto committed =
       journalWriter.submit(run.session.tenantId, run.session.id, vm, outcome,
                            vm.state == SessionVmState::kDone ? std::string() : vm.error);
+  remember(run, vm);
   std::lock_guard lock(run.mutex);
-  for (auto& entry : run.session.vms) {
-    if (entry.replicaId == vm.replicaId) entry = vm;
-  }
   run.endRecords.push_back(std::move(committed));
 }
 
@@ -494,9 +490,7 @@ void FailoverRunner::Impl::cleanUpTest(SessionRun& run, TaskContext&) {
   // Cleanup must not be cancelled: it uses its own context with only a deadline.
   auto alwaysContext = [&] { return plugin::CallContext::withTimeout(options.retry.callTimeout); };
   std::set<std::string> hosts;
-  for (const auto& entry : run.replicas) {
-    const auto& id = entry.first;  // a plain reference: the lambda below captures it
-    const auto& replica = entry.second;
+  for (const auto& [id, replica] : run.replicas) {
     try {
       hosts.insert(run.cloudHostOf.at(replica.subscriptionId));
       auto plugin = pluginFor(run, replica);

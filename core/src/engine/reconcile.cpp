@@ -73,9 +73,7 @@ ReconcileReport reconcile(store::Store& store, plugins::CloudHostRegistry& cloud
                  " but its VM is " + (power == plugin::PowerState::kOn ? "on" : "off")});
       }
     }
-    for (const auto& entry : machines) {
-      const auto& id = entry.first;  // a plain reference: the lambda below captures it
-      const auto& machine = entry.second;
+    for (const auto& [id, machine] : machines) {
       if (machine.kind == plugin::MachineKind::kTestCopy) {
         const bool owned = std::any_of(
             liveTestSessions.begin(), liveTestSessions.end(), [&](const std::string& s) {

@@ -80,8 +80,8 @@ std::unique_ptr<Connection> ConnectionPool::open() {
                                      static_cast<int>(options_.busyTimeout.count()));
     db->exec("PRAGMA foreign_keys = ON");     // per connection: SQLite's default is off
     db->exec("PRAGMA synchronous = NORMAL");  // WAL + NORMAL: durable across process crashes
-    sqlite3_wal_hook(db->getHandle(), &ConnectionPool::onWalCommit,
-                     this);  // replaces autocheckpoint
+    // Replaces SQLite's autocheckpoint: checkpointLoop does it.
+    sqlite3_wal_hook(db->getHandle(), &ConnectionPool::onWalCommit, this);
     return db;
   });
 }
