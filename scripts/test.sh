@@ -6,6 +6,7 @@
 # Extra arguments go to ctest, e.g. scripts/test.sh -L store
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 bash scripts/setup-deps.sh
 bash scripts/build.sh build
 (cd build && ctest --output-on-failure -j "$(nproc)" "$@")
@@ -15,6 +16,7 @@ if [ "${WARMSITE_SKIP_SANITIZERS:-0}" != 1 ]; then
   bash scripts/build.sh build-asan -DWARMSITE_SANITIZE=ON -DWARMSITE_BUILD_BENCH=OFF \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
   (cd build-asan && ASAN_OPTIONS=abort_on_error=1 \
+     LSAN_OPTIONS="suppressions=$repo/tests/lsan.supp:print_suppressions=0" \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j "$(nproc)" "$@")
   # ThreadSanitizer: the tests whose threads share state (task engine, journal, store pool, HTTP
