@@ -15,6 +15,7 @@ packages=(
   # runtime tools used by plugins and tests
   libvirt0 qemu-utils libnbd-bin nbdkit openssl iproute2 nftables procps sqlite3 ca-certificates
   util-linux
+  libvirt-daemon  # libvirtd serving the test driver: the dropped-connection test
 )
 
 missing=()

@@ -149,7 +149,11 @@ Status LibvirtPlugin::start() {
   auto pool = ConnectionPool::open(
       std::move(options),
       [this](Connection& connection, std::size_t slot) -> Status {
-        return slot == 0 ? monitor_->watch(connection) : Status();
+        if (slot != 0) return {};
+        if (auto status = monitor_->watch(connection); !status.ok()) return status;
+        // A reopened connection may lead to a changed host (a restarted daemon that lost its
+        // test state, an operator's edits meanwhile): the ledger is read from it again.
+        return started_ ? loadLedger(connection.get()) : Status();
       },
       [this, notifyClosed](std::size_t slot, int reason) {
         if (slot != 0) return;  // other slots reopen when a call next needs them
@@ -174,6 +178,7 @@ Status LibvirtPlugin::start() {
     }
   }
   if (auto status = loadLedger((*conn)->get()); !status.ok()) return status;
+  started_ = true;
   monitor_->start();
   return {};
 }

@@ -14,6 +14,7 @@
 //
 // State rules and error codes follow the vSphere mock, the ABI's reference.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -147,6 +148,7 @@ class LibvirtPlugin final : public plugin::CloudHostPlugin,
   std::mutex edgeMutex_;      // edge changes are checked against every tenant's rules
   std::optional<NftEdge> edge_;
   std::uint32_t hostCpuMhz_ = 0;
+  std::atomic<bool> started_{false};  // the first ledger load is start()'s own
   std::unique_ptr<PowerMonitor> monitor_;
   std::unique_ptr<ConnectionPool> pool_;
 };
