@@ -154,15 +154,18 @@ void SimulatedVcenter::loadFromFile() {
   }
 }
 
-void SimulatedVcenter::persistLocked() const {
-  if (stateFile_.empty()) return;
+void SimulatedVcenter::writeStateFile(const State& state, const std::filesystem::path& file) {
   // Write beside the file and rename, so a crash leaves the old state or the new one, never half.
-  const auto temporary = stateFile_.string() + ".tmp";
+  const auto temporary = file.string() + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << nlohmann::json(state_).dump();
+    out << nlohmann::json(state).dump();
   }
-  std::rename(temporary.c_str(), stateFile_.c_str());
+  std::rename(temporary.c_str(), file.c_str());
+}
+
+void SimulatedVcenter::persistLocked() const {
+  if (!stateFile_.empty()) writeStateFile(state_, stateFile_);
 }
 
 std::string SimulatedVcenter::nextMacLocked() {

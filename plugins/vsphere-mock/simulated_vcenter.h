@@ -111,6 +111,10 @@ class SimulatedVcenter {
     std::uint64_t nextMac = 1;
     std::uint64_t nextRef = 1;
   };
+  // Writes `state` as the state file a vCenter opened on `file` starts from: beside it, then
+  // renamed, so a reader sees the old file or the new one. Seeds a large inventory in one write
+  // (the scale benchmark) where a call per VM would rewrite the file each time.
+  static void writeStateFile(const State& state, const std::filesystem::path& file);
 
   SimulatedVcenter(std::string name, Topology topology, std::filesystem::path stateFile);
 
