@@ -56,6 +56,31 @@ class AgentCliTest : public CliTest {
         "", home_);
   }
 
+  // `warmsite-agent schedule` with `extra` arguments; under timeout(1) when `stopAfterSeconds` is
+  // set, which sends SIGTERM then (a daemon's stop) and passes the agent's exit status on.
+  CliResult schedule(const std::vector<std::string>& extra, int stopAfterSeconds = 0) {
+    std::vector<std::string> args = {"schedule",
+                                     "--server",
+                                     "127.0.0.1",
+                                     "--api-port",
+                                     std::to_string(orchestrator_->port()),
+                                     "--port",
+                                     std::to_string(orchestrator_->replicationPort()),
+                                     "--thumbprint",
+                                     thumbprint_,
+                                     "--tenant",
+                                     "Acme",
+                                     "--password-file",
+                                     passwordFile_.string(),
+                                     "--state-dir",
+                                     (dataDir_ / "agent").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (stopAfterSeconds == 0) return runProgram(WARMSITE_AGENT, args, "", home_);
+    args.insert(args.begin(), {"--preserve-status", "-s", "TERM", std::to_string(stopAfterSeconds),
+                               WARMSITE_AGENT});
+    return runProgram("/usr/bin/timeout", args, "", home_);
+  }
+
   std::string replica_;
   std::filesystem::path source_, passwordFile_;
 };
@@ -117,6 +142,45 @@ TEST_F(AgentCliTest, JobsAreCreatedListedAndDeletedFromTheCli) {
   EXPECT_NE(unknown.err.find("rep-nowhere"), std::string::npos) << unknown.err;
   ASSERT_RUN_OK(run({"--profile", "acme", "replication", "job", "delete", jobs[0]["id"]}));
   EXPECT_TRUE(json({"--profile", "acme", "replication", "job", "list"}).empty());
+}
+
+TEST_F(AgentCliTest, AScheduledAgentRunsTheJobUntilSigtermAndChecksItsDisksFirst) {
+  auto acme = client("Acme", kTenantPassword);
+  const auto job =
+      acme.post("/api/v1/replication-jobs",
+                {{"name", "hourly"}, {"replica_ids", {replica_}}, {"schedule_minutes", 60}});
+  ASSERT_STATUS(job, 201);
+  const std::string jobId = job.json()["id"];
+  const std::string disk = replica_ + ":disk-0=" + source_.string();
+
+  const auto unmapped =
+      schedule({"--job", jobId, "--disk", "rep-other:disk-0=" + source_.string()});
+  EXPECT_EQ(unmapped.exitCode, 2);
+  EXPECT_NE(unmapped.err.find("replica " + replica_ + " of job " + jobId + " has no --disk"),
+            std::string::npos)
+      << unmapped.err;
+  const auto missing = schedule({"--job", "job-nowhere", "--disk", disk});
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_NE(missing.err.find("job-nowhere does not exist"), std::string::npos) << missing.err;
+  EXPECT_TRUE(acme.get("/api/v1/replicas/" + replica_ + "/replication-runs").json().empty());
+
+  const auto scheduled = schedule({"--job", jobId, "--disk", disk}, 8);
+  ASSERT_EQ(scheduled.exitCode, 0) << scheduled.out << scheduled.err;
+  EXPECT_NE(scheduled.out.find("full run"), std::string::npos) << scheduled.out;
+  EXPECT_NE(scheduled.out.find("next run: replica " + replica_ + " in 35"), std::string::npos)
+      << scheduled.out;
+  EXPECT_NE(scheduled.out.find("schedule ended: 0 failed run(s)"), std::string::npos)
+      << scheduled.out;
+
+  ASSERT_TRUE(qemu({"qemu-io", "-f", "qcow2", "-c", "write -q -P 0x22 1M 64k", source_}));
+  const auto once = schedule({"--job", jobId, "--disk", disk, "--once"});
+  ASSERT_RUN_OK(once);
+  EXPECT_NE(once.out.find("incremental run"), std::string::npos) << once.out;
+  EXPECT_EQ(once.out.find("next run"), std::string::npos) << once.out;
+  const auto runs = acme.get("/api/v1/replicas/" + replica_ + "/replication-runs").json();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0]["job_id"], jobId);
+  EXPECT_EQ(runs[0]["changed_bytes"], 65536);
 }
 
 }  // namespace
