@@ -317,6 +317,13 @@ void Ledger::commitMachine(const std::string& machineId) {
   if (auto it = machines_.find(machineId); it != machines_.end()) it->second.pending = false;
 }
 
+void Ledger::replaceMachine(const MachineRecord& record) {
+  std::lock_guard lock(mutex_);
+  if (auto it = machines_.find(record.spec.replicaId); it != machines_.end()) {
+    it->second.record = record;
+  }
+}
+
 void Ledger::eraseMachine(const std::string& machineId) {
   std::lock_guard lock(mutex_);
   auto it = machines_.find(machineId);

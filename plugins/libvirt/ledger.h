@@ -68,6 +68,8 @@ class Ledger {
   // Source replica and bubble present (kNotFound); test copies count against no quota.
   plugin::Status reserveTestCopy(const MachineRecord& record);
   void commitMachine(const std::string& machineId);
+  // A machine's record after the host changed what its disks boot from (same disks and limits).
+  void replaceMachine(const MachineRecord& record);
   void eraseMachine(const std::string& machineId);  // also cancels a reservation
   // A replica with test copies cannot be deleted; a restore point backing one cannot either.
   plugin::Status checkReplicaDeletable(const std::string& replicaId) const;

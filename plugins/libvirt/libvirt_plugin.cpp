@@ -728,7 +728,84 @@ Status LibvirtPlugin::revertToRestorePoint(const std::string& replicaId,
       if (auto status = forceOff(domain, replicaId); !status.ok()) return status;
     }
     monitor_->settled(replicaId, PowerState::kOff);
+    // The snapshot's definition came back with it, disk sources included.
+    return rereadRecord(domain, replicaId);
+  });
+}
+
+Status LibvirtPlugin::rereadRecord(virDomainPtr domain, const std::string& machineId) {
+  auto doc = XmlDocument::parse(takeString(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE)));
+  if (!doc) return lastError("reading machine " + machineId);
+  if (auto record = parseMachineRecord(*doc)) ledger_.replaceMachine(*record);
+  return {};
+}
+
+Status LibvirtPlugin::useDiskData(const std::string& machineId,
+                                  const std::vector<plugin::DiskData>& disks,
+                                  const CallContext& ctx) noexcept {
+  return guarded("use disk data", ctx, [&]() -> Status {
+    auto guard = locks_.lock(machineId);
+    const auto record = ledger_.machine(machineId);
+    if (!record) return notFound("machine", machineId);
+    auto next = *record;
+    const auto& specDisks = record->spec.disks;
+    next.dataPaths.resize(specDisks.size());
+    if (disks.empty()) next.dataPaths.assign(specDisks.size(), "");
+    std::set<std::string> listed;
+    for (const auto& disk : disks) {
+      const auto at =
+          std::find_if(specDisks.begin(), specDisks.end(),
+                       [&](const plugin::DiskSpec& d) { return d.diskId == disk.diskId; });
+      if (at == specDisks.end() || disk.path.empty() || disk.path.front() != '/' ||
+          !listed.insert(disk.diskId).second) {
+        return plugin::makeError(ErrorCode::kInvalidArgument,
+                                 "disk " + disk.diskId + " of machine " + machineId +
+                                     ": not one of its disks, listed twice, or a relative path");
+      }
+      next.dataPaths[static_cast<std::size_t>(at - specDisks.begin())] = disk.path;
+    }
+    if (std::all_of(next.dataPaths.begin(), next.dataPaths.end(),
+                    [](const std::string& path) { return path.empty(); })) {
+      next.dataPaths.clear();
+    }
+    if (next == *record) return {};
+    auto conn = pool_->acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    auto machine = lookupWithPower((*conn)->get(), machineId);
+    if (!machine.ok()) return std::move(machine).error();
+    if (machine->power != PowerState::kOff) {
+      return plugin::makeError(ErrorCode::kInvalidState,
+                               "machine " + machineId + " must be powered off to change its disks");
+    }
+    // The definition again, from the record, with what the running one has of its own.
+    auto doc = XmlDocument::parse(
+        takeString(virDomainGetXMLDesc(machine->domain.get(), VIR_DOMAIN_XML_INACTIVE)));
+    if (!doc) return lastError("reading machine " + machineId);
+    DomainLayout layout;
+    layout.domainType = config_.domainType;
+    layout.hostCpuMhz = hostCpuMhz_;
+    layout.uuid = uuidOf(machine->domain.get());
+    layout.macs = interfaceMacs(*doc);
+    layout.networkNames = interfaceNetworks(*doc);
+    DomainHandle redefined(
+        virDomainDefineXML((*conn)->get(), renderDomainXml(next, layout).c_str()));
+    if (!redefined) return lastError("redefining machine " + machineId);
+    ledger_.replaceMachine(next);
     return {};
+  });
+}
+
+Result<std::vector<plugin::DiskData>> LibvirtPlugin::diskData(const std::string& machineId,
+                                                              const CallContext& ctx) noexcept {
+  return guarded("disk data", ctx, [&]() -> Result<std::vector<plugin::DiskData>> {
+    const auto record = ledger_.machine(machineId);
+    if (!record) return notFound("machine", machineId);
+    std::vector<plugin::DiskData> disks;
+    for (std::size_t i = 0; i < record->dataPaths.size(); ++i) {
+      if (!record->dataPaths[i].empty())
+        disks.push_back({record->spec.disks.at(i).diskId, record->dataPaths[i]});
+    }
+    return disks;
   });
 }
 

@@ -81,6 +81,11 @@ class LibvirtPlugin final : public plugin::CloudHostPlugin,
                                       const plugin::CallContext& ctx) noexcept override;
   plugin::Status deleteRestorePoint(const std::string& replicaId, const std::string& restorePointId,
                                     const plugin::CallContext& ctx) noexcept override;
+  plugin::Status useDiskData(const std::string& machineId,
+                             const std::vector<plugin::DiskData>& disks,
+                             const plugin::CallContext& ctx) noexcept override;
+  plugin::Result<std::vector<plugin::DiskData>> diskData(
+      const std::string& machineId, const plugin::CallContext& ctx) noexcept override;
   plugin::Result<std::vector<plugin::MachineInfo>> inventory(
       const plugin::CallContext& ctx) noexcept override;
 
@@ -139,6 +144,9 @@ class LibvirtPlugin final : public plugin::CloudHostPlugin,
   plugin::Status defineNetwork(virConnectPtr conn, const NetworkDefinition& definition, bool start);
   plugin::Status removeNetwork(virConnectPtr conn, const std::string& name);
   plugin::Status forceOff(virDomainPtr domain, const std::string& machineId);
+  // Reads the machine's record back from its domain into the ledger (a revert restored an older
+  // definition).
+  plugin::Status rereadRecord(virDomainPtr domain, const std::string& machineId);
 
   Config config_;
   plugin::HostServices& host_;

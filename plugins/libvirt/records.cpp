@@ -43,7 +43,11 @@ std::string machineMetadata(const MachineRecord& record) {
     const auto& disk = spec.disks[i];
     xml += "<ws:disk" + attr("id", disk.diskId) + attr("storage", disk.storage) +
            attr("sizeGb", disk.sizeGb) + attr("pool", record.volumes.at(i).pool) +
-           attr("volume", record.volumes.at(i).volume) + "/>";
+           attr("volume", record.volumes.at(i).volume);
+    if (i < record.dataPaths.size() && !record.dataPaths[i].empty()) {
+      xml += attr("data", record.dataPaths[i]);
+    }
+    xml += "/>";
   }
   for (const auto& nic : spec.nics) {
     xml += "<ws:nic" + attr("id", nic.nicId) + attr("network", nic.networkId) +
@@ -98,6 +102,7 @@ std::string renderDomainXml(const MachineRecord& record, const DomainLayout& lay
   const auto& spec = record.spec;
   std::string xml = "<domain" + attr("type", layout.domainType) + "><name>" +
                     xmlEscape(domainName(spec.replicaId)) + "</name>";
+  if (!layout.uuid.empty()) xml += "<uuid>" + xmlEscape(layout.uuid) + "</uuid>";
   // libvirt titles are one line.
   std::string title = spec.name;
   std::replace_if(
@@ -117,11 +122,13 @@ std::string renderDomainXml(const MachineRecord& record, const DomainLayout& lay
       "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
       "<on_crash>destroy</on_crash><devices>";
   for (std::size_t i = 0; i < spec.disks.size(); ++i) {
-    xml +=
-        "<disk type='volume' device='disk'><driver name='qemu' type='qcow2' cache='none'/>"
-        "<source" +
-        attr("pool", record.volumes.at(i).pool) + attr("volume", record.volumes.at(i).volume) +
-        "/><target" + attr("dev", virtioTarget(i)) + " bus='virtio'/></disk>";
+    const bool data = i < record.dataPaths.size() && !record.dataPaths[i].empty();
+    xml += std::string("<disk type='") + (data ? "file" : "volume") +
+           "' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source" +
+           (data ? attr("file", record.dataPaths[i])
+                 : attr("pool", record.volumes.at(i).pool) +
+                       attr("volume", record.volumes.at(i).volume)) +
+           "/><target" + attr("dev", virtioTarget(i)) + " bus='virtio'/></disk>";
   }
   for (std::size_t i = 0; i < spec.nics.size(); ++i) {
     xml += "<interface type='network'><mac" + attr("address", layout.macs.at(i)) + "/><source" +
@@ -153,6 +160,11 @@ std::optional<MachineRecord> parseMachineRecord(const XmlDocument& doc) {
     spec.disks.push_back({attribute(disk, "id"), attribute(disk, "storage"),
                           unsignedAttribute(disk, "sizeGb").value_or(0)});
     record.volumes.push_back({attribute(disk, "pool"), attribute(disk, "volume")});
+    record.dataPaths.push_back(attribute(disk, "data"));
+  }
+  if (std::all_of(record.dataPaths.begin(), record.dataPaths.end(),
+                  [](const std::string& path) { return path.empty(); })) {
+    record.dataPaths.clear();
   }
   for (xmlNodePtr nic : doc.select("ws:nic", machine)) {
     spec.nics.push_back({attribute(nic, "id"), attribute(nic, "network"), attribute(nic, "mac")});
@@ -163,6 +175,14 @@ std::optional<MachineRecord> parseMachineRecord(const XmlDocument& doc) {
     record.baseRestorePointId = attribute(copy, "base");
   }
   return record;
+}
+
+std::vector<std::string> interfaceNetworks(const XmlDocument& doc) {
+  std::vector<std::string> networks;
+  for (xmlNodePtr source : doc.select("/domain/devices/interface/source")) {
+    networks.push_back(attribute(source, "network"));
+  }
+  return networks;
 }
 
 std::vector<std::string> interfaceMacs(const XmlDocument& doc) {

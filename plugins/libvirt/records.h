@@ -30,6 +30,9 @@ struct MachineRecord {
   plugin::TestCopySpec copySpec;   // test copies: as asked
   std::string baseRestorePointId;  // test copies: the restore point they were made from
   std::vector<VolumeRef> volumes;  // one per spec.disks entry
+  // Per spec.disks entry, the file the disk boots from instead of its volume ("" = the volume);
+  // empty when every disk uses its volume.
+  std::vector<std::string> dataPaths;
 
   bool operator==(const MachineRecord&) const = default;
 };
@@ -41,6 +44,7 @@ struct DomainLayout {
   std::vector<std::string> macs;          // one per NIC
   std::vector<std::string> networkNames;  // libvirt network of each NIC
   std::vector<std::string> backingPaths;  // test copies: the source volume under each overlay
+  std::string uuid;                       // a redefinition keeps the domain's
 };
 
 std::string renderDomainXml(const MachineRecord& record, const DomainLayout& layout);
@@ -51,6 +55,8 @@ std::uint64_t cpuQuotaUs(std::uint64_t cpuMhz, std::uint32_t hostCpuMhz);
 std::optional<MachineRecord> parseMachineRecord(const XmlDocument& domainXml);
 // MACs of the domain's interfaces, in device order.
 std::vector<std::string> interfaceMacs(const XmlDocument& domainXml);
+// The libvirt network of each interface, in device order.
+std::vector<std::string> interfaceNetworks(const XmlDocument& domainXml);
 
 // A subscription's resources: a libvirt network that is never started and only carries this
 // record (libvirt 9.0 has no other object with free-form metadata besides domains).

@@ -53,12 +53,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OutboundNat, networkId, sourceCidr, publicIp)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TenantEdgeSpec, tenantId, mappings, outboundNat)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BubbleSpec, bubbleId, tenantId, sourceNetworkIds)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TestCopySpec, copyId, sourceReplicaId, restorePointId, bubbleId)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DiskData, diskId, path)
 }  // namespace warmsite::plugin
 
 namespace warmsite::vspheremock {
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SimulatedVcenter::Vm, info, spec, copySpec, baseRestorePointId,
-                                   host)
+// With defaults: state files written before a field existed still load.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SimulatedVcenter::Vm, info, spec, copySpec,
+                                                baseRestorePointId, host, diskData)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SimulatedVcenter::PortGroup, info, spec, bubbleId)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SimulatedVcenter::Bubble, spec, networkIds)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SimulatedVcenter::State, pools, portGroups, vms, edges, bubbles,
@@ -478,6 +480,51 @@ plugin::Result<plugin::MachineInfo> SimulatedVcenter::machine(const std::string&
   auto it = state_.vms.find(machineId);
   if (it == state_.vms.end()) return notFound("VM", machineId);
   return it->second.info;
+}
+
+plugin::Status SimulatedVcenter::useDiskData(const std::string& machineId,
+                                             const std::vector<plugin::DiskData>& disks) {
+  std::lock_guard lock(mutex_);
+  auto it = state_.vms.find(machineId);
+  if (it == state_.vms.end()) return notFound("VM", machineId);
+  auto& vm = it->second;
+  std::map<std::string, std::string> wanted;
+  for (const auto& disk : disks) {
+    const bool known =
+        std::any_of(vm.spec.disks.begin(), vm.spec.disks.end(),
+                    [&](const plugin::DiskSpec& d) { return d.diskId == disk.diskId; });
+    if (!known || disk.path.empty() || disk.path.front() != '/' ||
+        !wanted.emplace(disk.diskId, disk.path).second) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       "disk " + disk.diskId + " of VM " + machineId +
+                           ": not one of its disks, listed twice, or a relative path");
+    }
+  }
+  std::vector<plugin::DiskData> next;
+  for (const auto& spec : vm.spec.disks) {
+    if (auto disk = wanted.find(spec.diskId); disk != wanted.end()) {
+      next.push_back({spec.diskId, disk->second});
+    } else if (!disks.empty()) {
+      for (const auto& kept : vm.diskData)
+        if (kept.diskId == spec.diskId) next.push_back(kept);
+    }
+  }
+  if (next == vm.diskData) return {};
+  if (vm.info.power != PowerState::kOff) {
+    return makeError(ErrorCode::kInvalidState,
+                     "VM " + machineId + " is powered on; power it off first", "InvalidPowerState");
+  }
+  vm.diskData = std::move(next);
+  persistLocked();
+  return {};
+}
+
+plugin::Result<std::vector<plugin::DiskData>> SimulatedVcenter::diskData(
+    const std::string& machineId) const {
+  std::lock_guard lock(mutex_);
+  auto it = state_.vms.find(machineId);
+  if (it == state_.vms.end()) return notFound("VM", machineId);
+  return it->second.diskData;
 }
 
 plugin::Status SimulatedVcenter::powerOn(const std::string& machineId) {

@@ -60,6 +60,10 @@ class SimulatedVcenter {
   plugin::Result<plugin::MachineInfo> createReplica(const plugin::ReplicaSpec& spec);
   plugin::Status deleteReplica(const std::string& replicaId);
   plugin::Result<plugin::MachineInfo> machine(const std::string& machineId) const;
+  // Disks booting from files of the SP (see ComputeApi::useDiskData); the mock only records them.
+  plugin::Status useDiskData(const std::string& machineId,
+                             const std::vector<plugin::DiskData>& disks);
+  plugin::Result<std::vector<plugin::DiskData>> diskData(const std::string& machineId) const;
   plugin::Status powerOn(const std::string& machineId);
   plugin::Status powerOff(const std::string& machineId);
   plugin::Result<plugin::RestorePointInfo> createRestorePoint(const std::string& replicaId,
@@ -92,6 +96,7 @@ class SimulatedVcenter {
     plugin::TestCopySpec copySpec;   // test copies only, as asked (a replay compares equal)
     std::string baseRestorePointId;  // test copies only: the restore point the overlay sits on
     std::string host;
+    std::vector<plugin::DiskData> diskData;  // in spec.disks order
   };
   struct PortGroup {
     plugin::NetworkInfo info;

@@ -158,6 +158,15 @@ class VsphereMockPlugin final : public plugin::CloudHostPlugin,
       return vcenter_->inventory();
     });
   }
+  Status useDiskData(const std::string& machineId, const std::vector<plugin::DiskData>& disks,
+                     const CallContext& ctx) noexcept override {
+    return guarded("use_disk_data", machineId, ctx,
+                   [&] { return vcenter_->useDiskData(machineId, disks); });
+  }
+  Result<std::vector<plugin::DiskData>> diskData(const std::string& machineId,
+                                                 const CallContext& ctx) noexcept override {
+    return guarded("disk_data", machineId, ctx, [&] { return vcenter_->diskData(machineId); });
+  }
 
   // ---- network
   Result<plugin::NetworkInfo> createTenantNetwork(const plugin::TenantNetworkSpec& spec,

@@ -404,6 +404,45 @@ TEST_P(PluginConformance, InventorySurvivesARestartOfThePluginObject) {
   EXPECT_ERROR(compute_->powerOn("rep-2", ctx()), ErrorCode::kInvalidState);
 }
 
+TEST_P(PluginConformance, DisksBootFromDataFilesUntilToldOtherwise) {
+  REQUIRE_CAPABILITY(compute, "compute");
+  provisionTenantA();
+  ASSERT_OK(compute_->createReplica(replicaSpec("rep-1", "sub-a", "tenant-a", networkOf(network_)),
+                                    ctx()));
+  const std::vector<plugin::DiskData> data = {{"disk-0", "/srv/replicas/rep-1/disk-0.qcow2"}};
+  const auto used = compute_->useDiskData("rep-1", data, ctx());
+  if (!used.ok() && used.error().code == ErrorCode::kUnimplemented) {
+    EXPECT_ERROR(compute_->diskData("rep-1", ctx()), ErrorCode::kUnimplemented);
+    GTEST_SKIP() << "this plugin cannot boot data files: " << used.error().message;
+  }
+  ASSERT_OK(used);
+  auto now = compute_->diskData("rep-1", ctx());
+  ASSERT_OK(now);
+  EXPECT_EQ(*now, data);
+  ASSERT_OK(compute_->useDiskData("rep-1", data, ctx()));  // a replay
+
+  // Bad input changes nothing.
+  EXPECT_ERROR(compute_->useDiskData("rep-1", {{"disk-9", "/srv/x.qcow2"}}, ctx()),
+               ErrorCode::kInvalidArgument);
+  EXPECT_ERROR(compute_->useDiskData("rep-1", {{"disk-0", "relative.qcow2"}}, ctx()),
+               ErrorCode::kInvalidArgument);
+  EXPECT_ERROR(compute_->useDiskData("rep-none", data, ctx()), ErrorCode::kNotFound);
+  EXPECT_EQ(*compute_->diskData("rep-1", ctx()), data);
+
+  // A running machine keeps its disks; the same list is still a replay.
+  ASSERT_OK(compute_->powerOn("rep-1", ctx()));
+  EXPECT_ERROR(compute_->useDiskData("rep-1", {}, ctx()), ErrorCode::kInvalidState);
+  ASSERT_OK(compute_->useDiskData("rep-1", data, ctx()));
+  ASSERT_OK(compute_->powerOff("rep-1", {false, {}}, ctx()));
+
+  reopen();  // the backend keeps it, not the plugin object
+  ASSERT_NE(compute_, nullptr);
+  EXPECT_EQ(*compute_->diskData("rep-1", ctx()), data);
+  ASSERT_OK(compute_->useDiskData("rep-1", {}, ctx()));
+  EXPECT_TRUE(compute_->diskData("rep-1", ctx())->empty());
+  EXPECT_ERROR(compute_->diskData("rep-none", ctx()), ErrorCode::kNotFound);
+}
+
 // ---- concurrency
 // -----------------------------------------------------------------------------------
 

@@ -480,6 +480,12 @@ TEST_F(ReplicationTest, FailoverBootsTheChosenRestorePointsDataAndUndoDropsWhatC
   EXPECT_EQ(state(replica_), "failover");
   EXPECT_EQ(power(replica_), plugin::PowerState::kOn);
   EXPECT_TRUE(currentDataEquals(atFirst));
+  // What the cloud host boots is that data file, not the VM shell's own volume.
+  const auto booted = plugin()->compute()->diskData(replica_, {});
+  ASSERT_TRUE(booted.ok()) << booted.error().message;
+  ASSERT_EQ(booted->size(), 1u);
+  EXPECT_EQ((*booted)[0].diskId, "disk-0");
+  EXPECT_TRUE(std::filesystem::equivalent((*booted)[0].path, replicaDisk()));
   auto info = replication::inspectImage(replicaDisk());
   ASSERT_NE(info.bitmap("warmsite-failback"), nullptr);
   EXPECT_TRUE(info.bitmap("warmsite-failback")->enabled);

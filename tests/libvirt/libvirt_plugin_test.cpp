@@ -270,6 +270,35 @@ TEST_F(LibvirtPluginTest, EventsKeepFlowingAfterTheConnectionIsReopened) {
   EXPECT_TRUE(plugin_->checkHealth(ctx()).ok());
 }
 
+TEST_F(LibvirtPluginTest, DataFilesBecomeTheDomainsDisksAndARevertBringsBackTheSnapshots) {
+  provision();
+  ASSERT_TRUE(plugin_->createReplica(replica("rep-1"), ctx()).ok());
+  ASSERT_TRUE(plugin_->createRestorePoint("rep-1", "rp-1", "volumes", ctx()).ok());
+  const auto uuid = [&] {
+    char text[VIR_UUID_STRING_BUFLEN];
+    virDomainGetUUIDString(domain("rep-1").get(), text);
+    return std::string(text);
+  };
+  const auto before = uuid();
+  ASSERT_TRUE(
+      plugin_->useDiskData("rep-1", {{"disk-0", "/srv/replicas/rep-1/disk-0.qcow2"}}, ctx()).ok());
+  auto doc = XmlDocument::parse(xmlOf(domain("rep-1").get()));
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(attribute(doc->first("/domain/devices/disk"), "type"), "file");
+  EXPECT_EQ(attribute(doc->first("/domain/devices/disk/source"), "file"),
+            "/srv/replicas/rep-1/disk-0.qcow2");
+  EXPECT_EQ(uuid(), before);  // the same domain, redefined
+  EXPECT_EQ(attribute(doc->first("/domain/metadata/ws:machine/ws:disk"), "data"),
+            "/srv/replicas/rep-1/disk-0.qcow2");
+
+  // The snapshot holds the definition it was taken with: reverting brings back the volume.
+  ASSERT_TRUE(plugin_->revertToRestorePoint("rep-1", "rp-1", ctx()).ok());
+  doc = XmlDocument::parse(xmlOf(domain("rep-1").get()));
+  EXPECT_EQ(attribute(doc->first("/domain/devices/disk/source"), "volume"),
+            "ws-m-rep-1.disk-0.qcow2");
+  EXPECT_TRUE(plugin_->diskData("rep-1", ctx())->empty());
+}
+
 TEST_F(LibvirtPluginTest, GracefulPowerOffShutsTheGuestDown) {
   provision();
   ASSERT_TRUE(plugin_->createReplica(replica("rep-1"), ctx()).ok());

@@ -210,7 +210,7 @@ TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
   auto store = openSqliteStore(path_);
   const auto tenants = seed(*store, 1, 2, 1);
   const std::string blob(4000, 'x');  // about a page per commit
-  for (int i = 0; i < 6000; ++i) {    // ~24 MB through the WAL, six times the checkpoint threshold
+  for (int i = 0; i < 10000; ++i) {   // ~40 MB through the WAL, ten times the checkpoint threshold
     store->write([&](Transaction& tx) {
       auto t = *tx.findTenant(tenants[0]);
       t.description = blob + std::to_string(i);
@@ -219,7 +219,9 @@ TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
   }
   const auto wal = std::filesystem::path(path_.string() + "-wal");
   ASSERT_TRUE(std::filesystem::exists(wal));
-  EXPECT_LT(std::filesystem::file_size(wal), 12u * 1024 * 1024);
+  // Half of what went through: recycled, with room for a checkpointer slowed by a loaded machine
+  // (seen at 14 MB after 6000 commits under a parallel test run).
+  EXPECT_LT(std::filesystem::file_size(wal), 20u * 1024 * 1024);
 }
 
 // The database on a 4 MiB tmpfs that a ballast file fills up: writes fail with a clear error and

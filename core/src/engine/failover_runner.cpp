@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <set>
@@ -128,6 +129,22 @@ struct FailoverRunner::Impl {
       data.bootFrom(replica.tenantId, replica.id, pointId);
     } catch (const replication::ImageError& e) {
       throw TaskFailed("cannot boot restore point " + pointId + ": " + e.what());
+    }
+  }
+  // The replica's data files, one per replicated disk, as the cloud host should boot them.
+  std::vector<plugin::DiskData> replicatedDisks(const domain::Replica& replica) const {
+    std::vector<plugin::DiskData> disks;
+    for (const auto& file : data.diskFiles(replica.tenantId, replica.id)) {
+      disks.push_back({file.stem().string(), std::filesystem::absolute(file).string()});
+    }
+    return disks;
+  }
+  // Plugins built before ABI 1.1 have no useDiskData: calling it would leave their vtable.
+  void requireDiskData(const SessionRun& run, const domain::Replica& replica) const {
+    const auto& host = run.cloudHostOf.at(replica.subscriptionId);
+    if (cloudHosts.abiMinor(host) < 1) {
+      throw TaskFailed("the plugin of cloud host " + host +
+                       " predates plugin ABI 1.1 and cannot boot replicated data");
     }
   }
   void discardReplicatedChanges(const domain::Replica& replica, const std::string& pointId) {
@@ -405,8 +422,28 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
           }
           if (vm.restorePointId.empty()) throw TaskFailed("no restore point to boot");
           if (domain::isReplicatedRestorePoint(vm.restorePointId)) {
+            requireDiskData(run, replica);
             bootReplicatedData(replica, vm.restorePointId);
+            const auto disks = replicatedDisks(replica);
+            call("boot " + replica.name + " from its replicated data", run, vm, context,
+                 [&](const plugin::CallContext& ctx) {
+                   return compute.useDiskData(replica.id, disks, ctx);
+                 });
           } else {
+            // A point of the host's own: its volumes boot, not data files an earlier failover to
+            // a replicated point attached.
+            if (!data.diskFiles(replica.tenantId, replica.id).empty() &&
+                cloudHosts.abiMinor(run.cloudHostOf.at(replica.subscriptionId)) >= 1) {
+              call("boot " + replica.name + " from its own volumes", run, vm, context,
+                   [&](const plugin::CallContext& ctx) -> plugin::Status {
+                     auto detached = compute.useDiskData(replica.id, {}, ctx);
+                     // A host that cannot attach data files has none attached.
+                     if (!detached.ok() &&
+                         detached.error().code == plugin::ErrorCode::kUnimplemented)
+                       return {};
+                     return detached;
+                   });
+            }
             call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
                  [&](const plugin::CallContext& ctx) {
                    return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);

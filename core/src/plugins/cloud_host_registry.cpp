@@ -28,6 +28,7 @@ PluginResult<std::shared_ptr<plugin::CloudHostPlugin>> CloudHostRegistry::attach
     CloudHostServices services;
     std::shared_ptr<plugin::CloudHostPlugin> plugin;
   };
+  entry.status.abiMinor = library->abiMinor();
   auto holder = std::make_shared<Holder>(host.name);
   auto created = library->create(host.configJson, holder->services);
   if (!created.ok()) return fail(std::move(created).error());
@@ -50,6 +51,12 @@ std::shared_ptr<plugin::CloudHostPlugin> CloudHostRegistry::find(
   std::shared_lock lock(mutex_);
   auto it = entries_.find(cloudHostId);
   return it == entries_.end() ? nullptr : it->second.plugin;
+}
+
+std::uint32_t CloudHostRegistry::abiMinor(const std::string& cloudHostId) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(cloudHostId);
+  return it == entries_.end() ? 0 : it->second.status.abiMinor;
 }
 
 std::vector<CloudHostStatus> CloudHostRegistry::status() const {

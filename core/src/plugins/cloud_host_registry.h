@@ -19,7 +19,8 @@ struct CloudHostStatus {
   std::string name;
   std::string plugin;
   bool attached = false;
-  std::string error;  // why it is not attached
+  std::string error;           // why it is not attached
+  std::uint32_t abiMinor = 0;  // of its plugin: core calls no method newer than this
 };
 
 class CloudHostRegistry {
@@ -33,6 +34,8 @@ class CloudHostRegistry {
 
   // nullptr when the host is unknown or failed to attach.
   std::shared_ptr<plugin::CloudHostPlugin> find(const std::string& cloudHostId) const;
+  // The ABI minor its plugin was built against (0 when the host is unknown).
+  std::uint32_t abiMinor(const std::string& cloudHostId) const;
   std::vector<CloudHostStatus> status() const;
 
  private:

@@ -20,7 +20,7 @@
 #include "warmsite/plugin/result.h"
 
 #define WARMSITE_PLUGIN_ABI_MAJOR 1
-#define WARMSITE_PLUGIN_ABI_MINOR 0
+#define WARMSITE_PLUGIN_ABI_MINOR 1
 
 #define WARMSITE_PLUGIN_STR_(x) #x
 #define WARMSITE_PLUGIN_STR(x) WARMSITE_PLUGIN_STR_(x)

@@ -107,6 +107,29 @@ class WARMSITE_VISIBLE ComputeApi {
   // cache), so core can reconcile its store after a crash. Machines of other owners are left out.
   // @since 1.0
   virtual Result<std::vector<MachineInfo>> inventory(const CallContext& ctx) noexcept = 0;
+
+  // Makes the listed disks of a machine boot from data files instead of the backend's own volumes
+  // (a replicated restore point after a failover; overlays of it for a test copy); an empty list
+  // returns every disk to its own volume. Disks not listed keep their source. Pre: powered off
+  // (kInvalidState); each diskId is the machine's and each path absolute (kInvalidArgument);
+  // unknown machine: kNotFound. The same list again: success. Failure: sources as before. A
+  // backend that cannot open the SP's files keeps this default: kUnimplemented.
+  // @since 1.1
+  virtual Status useDiskData(const std::string& machineId, const std::vector<DiskData>& disks,
+                             const CallContext& ctx) noexcept {
+    (void)disks, (void)ctx;
+    return makeError(ErrorCode::kUnimplemented,
+                     "this cloud host cannot boot data files (machine " + machineId + ")");
+  }
+  // The data files a machine's disks boot from, in DiskSpec order; empty when all use their own
+  // volumes. Unknown machine: kNotFound.
+  // @since 1.1
+  virtual Result<std::vector<DiskData>> diskData(const std::string& machineId,
+                                                 const CallContext& ctx) noexcept {
+    (void)ctx;
+    return makeError(ErrorCode::kUnimplemented,
+                     "this cloud host cannot boot data files (machine " + machineId + ")");
+  }
 };
 
 }  // namespace warmsite::plugin

@@ -76,6 +76,15 @@ struct DiskSpec {
   bool operator==(const DiskSpec&) const = default;
 };
 
+// A disk's data kept outside the backend's own volumes: a qcow2 file the cloud host can open
+// (the SP's replicated data of a replica, or an overlay of it for a test copy). @since 1.1
+struct DiskData {
+  std::string diskId;  // one of the machine's DiskSpec ids
+  std::string path;    // absolute
+
+  bool operator==(const DiskData&) const = default;
+};
+
 struct NicSpec {
   std::string nicId;      // Warmsite id, unique within the replica
   std::string networkId;  // a tenant network created through NetworkApi
