@@ -264,14 +264,14 @@ Result<plugin::MachineInfo> LibvirtPlugin::createTestCopy(const plugin::TestCopy
     }
     auto sourceInfo = readMachine((*conn)->get(), spec.sourceReplicaId);
     if (!sourceInfo.ok()) return std::move(sourceInfo).error();
+    // No point asked and none taken: a copy of the current disks (whose data the engine then
+    // replaces with a replicated point's, ABI 1.1).
     const auto& points = sourceInfo->restorePoints;
-    if (points.empty()) {
-      return notFound("restore point", "of replica " + spec.sourceReplicaId + " (it has none)");
-    }
-    const std::string base =
-        spec.restorePointId.empty() ? points.back().restorePointId : spec.restorePointId;
-    if (std::none_of(points.begin(), points.end(),
-                     [&](const auto& p) { return p.restorePointId == base; })) {
+    const std::string base = !spec.restorePointId.empty() ? spec.restorePointId
+                             : points.empty()             ? std::string()
+                                                          : points.back().restorePointId;
+    if (!base.empty() && std::none_of(points.begin(), points.end(),
+                                      [&](const auto& p) { return p.restorePointId == base; })) {
       return notFound("restore point", base + " of " + spec.sourceReplicaId);
     }
     const auto twins = ledger_.bubbleNetworks(spec.bubbleId);

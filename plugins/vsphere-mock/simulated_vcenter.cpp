@@ -488,10 +488,16 @@ plugin::Status SimulatedVcenter::useDiskData(const std::string& machineId,
   auto it = state_.vms.find(machineId);
   if (it == state_.vms.end()) return notFound("VM", machineId);
   auto& vm = it->second;
+  // A test copy's disks are overlays of its source's: they carry the source's ids.
+  const auto source = state_.vms.find(vm.info.sourceReplicaId);
+  const auto& specDisks =
+      vm.info.kind == plugin::MachineKind::kTestCopy && source != state_.vms.end()
+          ? source->second.spec.disks
+          : vm.spec.disks;
   std::map<std::string, std::string> wanted;
   for (const auto& disk : disks) {
     const bool known =
-        std::any_of(vm.spec.disks.begin(), vm.spec.disks.end(),
+        std::any_of(specDisks.begin(), specDisks.end(),
                     [&](const plugin::DiskSpec& d) { return d.diskId == disk.diskId; });
     if (!known || disk.path.empty() || disk.path.front() != '/' ||
         !wanted.emplace(disk.diskId, disk.path).second) {
@@ -501,7 +507,7 @@ plugin::Status SimulatedVcenter::useDiskData(const std::string& machineId,
     }
   }
   std::vector<plugin::DiskData> next;
-  for (const auto& spec : vm.spec.disks) {
+  for (const auto& spec : specDisks) {
     if (auto disk = wanted.find(spec.diskId); disk != wanted.end()) {
       next.push_back({spec.diskId, disk->second});
     } else if (!disks.empty()) {
@@ -872,14 +878,14 @@ plugin::Result<plugin::MachineInfo> SimulatedVcenter::createTestCopy(
   if (source == state_.vms.end() || source->second.info.kind != plugin::MachineKind::kReplica) {
     return notFound("replica", spec.sourceReplicaId);
   }
+  // No point asked and none taken: a copy of the current disks.
   const auto& points = source->second.info.restorePoints;
-  if (points.empty()) {
-    return notFound("restore point", "of replica " + spec.sourceReplicaId + " (it has none)");
-  }
-  const std::string pointId =
-      spec.restorePointId.empty() ? points.back().restorePointId : spec.restorePointId;
-  if (std::none_of(points.begin(), points.end(),
-                   [&](const auto& p) { return p.restorePointId == pointId; })) {
+  const std::string pointId = !spec.restorePointId.empty() ? spec.restorePointId
+                              : points.empty()             ? std::string()
+                                                           : points.back().restorePointId;
+  if (!pointId.empty() && std::none_of(points.begin(), points.end(), [&](const auto& p) {
+        return p.restorePointId == pointId;
+      })) {
     return notFound("restore point", pointId + " of " + spec.sourceReplicaId);
   }
   auto bubble = state_.bubbles.find(spec.bubbleId);

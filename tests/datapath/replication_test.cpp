@@ -517,6 +517,55 @@ TEST_F(ReplicationTest, FailoverBootsTheChosenRestorePointsDataAndUndoDropsWhatC
   EXPECT_TRUE(restorePointEquals(third.restorePointId, source_));
 }
 
+TEST_F(ReplicationTest, ATestFailoverBootsACopyOfThePointAndLeavesTheReplicaAlone) {
+  const auto first = replication::replicate(agent(), log());
+  const auto atFirst = keepCopy("at-first.qcow2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // points a second apart
+  scatterWrites(source_, 10, 15);
+  replication::replicate(agent(), log());
+  const auto points = acme_->get("/api/v1/replicas/" + replica_ + "/restore-points").json();
+  ASSERT_EQ(points.size(), 2u);
+
+  const auto plan = failoverPlan({replica_});
+  auto started = acme_->post("/api/v1/failover-plans/" + plan + "/test-failover",
+                             {{"duration_s", 60}, {"before", points[0]["created_at"]}});
+  ASSERT_STATUS(started, 202);
+  const std::string sessionId = started.json()["session"]["id"];
+  nlohmann::json session = nlohmann::json::object();
+  for (int i = 0; i < 1000 && session.value("vms_finished", 0) < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    session = acme_->get("/api/v1/sessions/" + sessionId).json();
+  }
+  ASSERT_EQ(session["vms"][0]["state"], "done") << session.dump();
+  EXPECT_EQ(session["vms"][0]["restore_point_id"], first.restorePointId);
+
+  // The running test copy boots a copy of the older point; the replica keeps the newest data.
+  const auto inventory = *plugin()->compute()->inventory({});
+  const auto copy = std::find_if(inventory.begin(), inventory.end(), [](const auto& machine) {
+    return machine.kind == plugin::MachineKind::kTestCopy;
+  });
+  ASSERT_NE(copy, inventory.end());
+  EXPECT_EQ(copy->power, plugin::PowerState::kOn);
+  const auto booted = plugin()->compute()->diskData(copy->machineId, {});
+  ASSERT_TRUE(booted.ok()) << booted.error().message;
+  ASSERT_EQ(booted->size(), 1u);
+  const std::filesystem::path copied = (*booted)[0].path;
+  const auto sessionFiles = dataDir_ / "replicas" / "tests" / sessionId;
+  EXPECT_EQ(copied.parent_path().parent_path(), sessionFiles);
+  const auto compared = command({"qemu-img", "compare", "-U", atFirst, copied});
+  EXPECT_TRUE(compared.succeeded) << compared.output;
+  EXPECT_TRUE(currentDataEquals(source_));
+
+  // Cancelled, the copy and its data go; the replica is as it was.
+  ASSERT_STATUS(acme_->post("/api/v1/sessions/" + sessionId + "/cancel", nlohmann::json::object()),
+                202);
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "cancelled");
+  EXPECT_FALSE(std::filesystem::exists(sessionFiles));
+  EXPECT_EQ(state(replica_), "ready");
+  EXPECT_TRUE(currentDataEquals(source_));
+  EXPECT_TRUE(restorePointEquals(first.restorePointId, atFirst));
+}
+
 TEST_F(ReplicationTest, FailbackShipsOnlyTheBlocksChangedOnEitherSideSinceTheFailoverPoint) {
   replication::replicate(agent(), log());
   // The tenant's site changed a little after the last run, then burned.

@@ -65,6 +65,15 @@ std::string bubbleId(const domain::FailoverSession& session) {
   return "bubble-" + session.id;
 }
 
+// Data files as the plugin ABI names them: each file is named after its disk id.
+std::vector<plugin::DiskData> diskDataOf(const std::vector<std::filesystem::path>& files) {
+  std::vector<plugin::DiskData> disks;
+  for (const auto& file : files) {
+    disks.push_back({file.stem().string(), std::filesystem::absolute(file).string()});
+  }
+  return disks;
+}
+
 }  // namespace
 
 plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& tenantId,
@@ -133,11 +142,18 @@ struct FailoverRunner::Impl {
   }
   // The replica's data files, one per replicated disk, as the cloud host should boot them.
   std::vector<plugin::DiskData> replicatedDisks(const domain::Replica& replica) const {
-    std::vector<plugin::DiskData> disks;
-    for (const auto& file : data.diskFiles(replica.tenantId, replica.id)) {
-      disks.push_back({file.stem().string(), std::filesystem::absolute(file).string()});
+    return diskDataOf(data.diskFiles(replica.tenantId, replica.id));
+  }
+  // Copies of the replica's data at the point, which its test copy boots: the replica's own
+  // files stay as they are.
+  std::vector<plugin::DiskData> testDataCopies(const SessionRun& run,
+                                               const domain::Replica& replica,
+                                               const std::string& pointId) const {
+    try {
+      return diskDataOf(data.copyForTest(replica.tenantId, replica.id, pointId, run.session.id));
+    } catch (const replication::ImageError& e) {
+      throw TaskFailed("cannot copy restore point " + pointId + " for the test: " + e.what());
     }
-    return disks;
   }
   // Plugins built before ABI 1.1 have no useDiskData: calling it would leave their vtable.
   void requireDiskData(const SessionRun& run, const domain::Replica& replica) const {
@@ -501,14 +517,22 @@ void FailoverRunner::Impl::testFailover(SessionRun& run, TaskContext& context) {
                  progress(run, vm);
                  call("copy " + replica.name + " into the bubble", run, vm, context,
                       [&](const plugin::CallContext& ctx) {
-                        // The copy comes from the cloud host's own snapshots: a replicated
-                        // point is not one of them, so the host's latest stands in for it.
+                        // A replicated point is not one of the host's snapshots: the copy is
+                        // made of the host's latest, then boots the point's data (below).
                         const auto point = domain::isReplicatedRestorePoint(vm.restorePointId)
                                                ? std::string()
                                                : vm.restorePointId;
                         return plugin->testIsolation()->createTestCopy(
                             {copyId, replica.id, point, bubbleId(run.session)}, ctx);
                       });
+                 if (domain::isReplicatedRestorePoint(vm.restorePointId)) {
+                   requireDiskData(run, replica);
+                   const auto disks = testDataCopies(run, replica, vm.restorePointId);
+                   call("boot the test copy of " + replica.name + " from its restore point's data",
+                        run, vm, context, [&](const plugin::CallContext& ctx) {
+                          return compute.useDiskData(copyId, disks, ctx);
+                        });
+                 }
                  vm.step = "power_on";
                  progress(run, vm);
                  call("power on the test copy of " + replica.name, run, vm, context,
@@ -555,6 +579,7 @@ void FailoverRunner::Impl::cleanUpTest(SessionRun& run, TaskContext&) {
     if (!deleted.ok())
       run.errors.push_back("cleanup of the isolated network: " + describe(deleted.error()));
   }
+  data.removeTestCopies(run.session.id);  // the test copies' data, once no copy uses it
 }
 
 void FailoverRunner::Impl::undo(SessionRun& run, TaskContext& context) {

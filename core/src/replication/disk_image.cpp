@@ -178,6 +178,12 @@ void revertToSnapshot(const std::filesystem::path& path, const std::string& name
   runTool({"qemu-img", "snapshot", "-a", name, path});
 }
 
+void copySnapshot(const std::filesystem::path& path, const std::string& name,
+                  const std::filesystem::path& target) {
+  runTool({"qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", "-l", "snapshot.name=" + name,
+           path, target});
+}
+
 Extent extentOf(std::uint16_t disk, const DiskRange& range, std::string&& data) {
   Extent extent;
   extent.disk = disk;

@@ -58,6 +58,10 @@ void removeBitmap(const std::filesystem::path& path, const std::string& name);
 void createSnapshot(const std::filesystem::path& path, const std::string& name);
 void deleteSnapshot(const std::filesystem::path& path, const std::string& name);
 void revertToSnapshot(const std::filesystem::path& path, const std::string& name);
+// Copies internal snapshot `name` of `path` into a new standalone qcow2 at `target` (the source
+// is only read; unallocated ranges stay unallocated).
+void copySnapshot(const std::filesystem::path& path, const std::string& name,
+                  const std::filesystem::path& target);
 
 // A byte range of a disk and what the source says of it.
 struct DiskRange {

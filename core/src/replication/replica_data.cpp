@@ -53,6 +53,31 @@ void ReplicaDataStore::bootFrom(const std::string& tenantId, const std::string& 
   std::ofstream(root_ / tenantId / replicaId / kFailbackBaseFile) << pointId << "\n";
 }
 
+std::vector<std::filesystem::path> ReplicaDataStore::copyForTest(
+    const std::string& tenantId, const std::string& replicaId, const std::string& pointId,
+    const std::string& sessionId) const {
+  const auto files = diskFiles(tenantId, replicaId);
+  if (files.empty()) throw ImageError("replica " + replicaId + " has no replicated data");
+  const auto directory = root_ / "tests" / sessionId / replicaId;
+  std::filesystem::create_directories(directory);
+  std::vector<std::filesystem::path> copies;
+  for (const auto& file : files) {
+    if (!inspectImage(file).hasSnapshot(pointId)) {
+      throw ImageError(file.filename().string() + " has no restore point " + pointId);
+    }
+    const auto copy = directory / file.filename();
+    std::filesystem::remove(copy);  // a retried step starts over
+    copySnapshot(file, pointId, copy);
+    copies.push_back(copy);
+  }
+  return copies;
+}
+
+void ReplicaDataStore::removeTestCopies(const std::string& sessionId) const {
+  std::error_code ignored;
+  std::filesystem::remove_all(root_ / "tests" / sessionId, ignored);
+}
+
 std::string ReplicaDataStore::failbackBase(const std::string& tenantId,
                                            const std::string& replicaId) const {
   std::ifstream in(root_ / tenantId / replicaId / kFailbackBaseFile);

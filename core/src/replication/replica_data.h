@@ -28,6 +28,15 @@ class ReplicaDataStore {
   // Undo: the changes made since the restore point are dropped, and so is the failback bitmap.
   void discardChangesSince(const std::string& tenantId, const std::string& replicaId,
                            const std::string& pointId) const;
+  // Test failover: a copy of each disk at the restore point, for the test copy of the replica to
+  // boot while the replica's own files stay untouched; under <root>/tests/<session>/<replica>/.
+  // Returns the copies, named <disk id>.qcow2.
+  std::vector<std::filesystem::path> copyForTest(const std::string& tenantId,
+                                                 const std::string& replicaId,
+                                                 const std::string& pointId,
+                                                 const std::string& sessionId) const;
+  // Removes a test session's copies (nothing when there are none).
+  void removeTestCopies(const std::string& sessionId) const;
   // The restore point the failback bitmap counts from ("" when there is none).
   std::string failbackBase(const std::string& tenantId, const std::string& replicaId) const;
   std::vector<std::filesystem::path> diskFiles(const std::string& tenantId,

@@ -26,7 +26,8 @@ class WARMSITE_VISIBLE TestIsolationApi {
   virtual Status deleteBubble(const std::string& bubbleId, const CallContext& ctx) noexcept = 0;
 
   // Creates a powered-off copy of a replica at a restore point, its NICs on the bubble's networks,
-  // its disks as overlays so the replica's own disks and restore points stay untouched.
+  // its disks as overlays so the replica's own disks and restore points stay untouched. An empty
+  // restorePointId is the latest point, or (since 1.1) the current disks when there is none.
   // Pre: replica, restore point and bubble exist (kNotFound). Failure: no copy left.
   // @since 1.0
   virtual Result<MachineInfo> createTestCopy(const TestCopySpec& spec,
