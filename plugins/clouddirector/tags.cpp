@@ -15,7 +15,11 @@ json mark(const char* kind) {
 json readMark(const std::string& text, const char* kind) {
   if (text.empty() || text.front() != '{') return nullptr;
   json parsed = json::parse(text, nullptr, false);
-  if (!parsed.is_object() || parsed.value("ws", "") != kind || parsed.value("v", 0) != 1) {
+  if (!parsed.is_object()) return nullptr;
+  // Compared as found: json::value() throws when a field holds another type than the default.
+  const auto ws = parsed.find("ws");
+  const auto version = parsed.find("v");
+  if (ws == parsed.end() || *ws != kind || version == parsed.end() || *version != 1) {
     return nullptr;
   }
   return parsed;

@@ -44,6 +44,10 @@ TEST(ClouddirectorTags, ForeignAndDamagedMarksAreNoMarks) {
   EXPECT_FALSE(parseReplicaTag(R"({"ws":"replica","v":1,"id":"rep-1"})").has_value());
   EXPECT_FALSE(parseReplicaTag(R"({"ws":"replica","v":2})").has_value());
   EXPECT_FALSE(parseNatTag("{not json").has_value());
+  // Mark fields of another type (found by fuzz_clouddirector_parsers: this threw out of the
+  // parser).
+  EXPECT_FALSE(parseNatTag(R"({"ws":"nat","v":"snat","id":"rule-2","3os":2})").has_value());
+  EXPECT_FALSE(parseNatTag(R"({"ws":7,"v":1})").has_value());
   EXPECT_FALSE(subscriptionIdOfKey("owner").has_value());
 }
 
