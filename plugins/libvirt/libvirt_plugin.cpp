@@ -750,7 +750,7 @@ Status LibvirtPlugin::useDiskData(const std::string& machineId,
     auto next = *record;
     const auto& specDisks = record->spec.disks;
     next.dataPaths.resize(specDisks.size());
-    if (disks.empty()) next.dataPaths.assign(specDisks.size(), "");
+    if (disks.empty()) next.dataPaths.clear();  // every disk back to its volume
     std::set<std::string> listed;
     for (const auto& disk : disks) {
       const auto at =
@@ -764,10 +764,7 @@ Status LibvirtPlugin::useDiskData(const std::string& machineId,
       }
       next.dataPaths[static_cast<std::size_t>(at - specDisks.begin())] = disk.path;
     }
-    if (std::all_of(next.dataPaths.begin(), next.dataPaths.end(),
-                    [](const std::string& path) { return path.empty(); })) {
-      next.dataPaths.clear();
-    }
+    dropUnusedDataPaths(next);
     if (next == *record) return {};
     auto conn = pool_->acquire();
     if (!conn.ok()) return std::move(conn).error();

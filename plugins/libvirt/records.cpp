@@ -44,9 +44,7 @@ std::string machineMetadata(const MachineRecord& record) {
     xml += "<ws:disk" + attr("id", disk.diskId) + attr("storage", disk.storage) +
            attr("sizeGb", disk.sizeGb) + attr("pool", record.volumes.at(i).pool) +
            attr("volume", record.volumes.at(i).volume);
-    if (i < record.dataPaths.size() && !record.dataPaths[i].empty()) {
-      xml += attr("data", record.dataPaths[i]);
-    }
+    if (const auto data = dataPathOf(record, i); !data.empty()) xml += attr("data", data);
     xml += "/>";
   }
   for (const auto& nic : spec.nics) {
@@ -122,12 +120,12 @@ std::string renderDomainXml(const MachineRecord& record, const DomainLayout& lay
       "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
       "<on_crash>destroy</on_crash><devices>";
   for (std::size_t i = 0; i < spec.disks.size(); ++i) {
-    const bool data = i < record.dataPaths.size() && !record.dataPaths[i].empty();
-    xml += std::string("<disk type='") + (data ? "file" : "volume") +
+    const auto data = dataPathOf(record, i);
+    xml += std::string("<disk type='") + (data.empty() ? "volume" : "file") +
            "' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source" +
-           (data ? attr("file", record.dataPaths[i])
-                 : attr("pool", record.volumes.at(i).pool) +
-                       attr("volume", record.volumes.at(i).volume)) +
+           (data.empty() ? attr("pool", record.volumes.at(i).pool) +
+                               attr("volume", record.volumes.at(i).volume)
+                         : attr("file", data)) +
            "/><target" + attr("dev", virtioTarget(i)) + " bus='virtio'/></disk>";
   }
   for (std::size_t i = 0; i < spec.nics.size(); ++i) {
@@ -162,10 +160,7 @@ std::optional<MachineRecord> parseMachineRecord(const XmlDocument& doc) {
     record.volumes.push_back({attribute(disk, "pool"), attribute(disk, "volume")});
     record.dataPaths.push_back(attribute(disk, "data"));
   }
-  if (std::all_of(record.dataPaths.begin(), record.dataPaths.end(),
-                  [](const std::string& path) { return path.empty(); })) {
-    record.dataPaths.clear();
-  }
+  dropUnusedDataPaths(record);
   for (xmlNodePtr nic : doc.select("ws:nic", machine)) {
     spec.nics.push_back({attribute(nic, "id"), attribute(nic, "network"), attribute(nic, "mac")});
   }
@@ -175,6 +170,17 @@ std::optional<MachineRecord> parseMachineRecord(const XmlDocument& doc) {
     record.baseRestorePointId = attribute(copy, "base");
   }
   return record;
+}
+
+std::string dataPathOf(const MachineRecord& record, std::size_t index) {
+  return index < record.dataPaths.size() ? record.dataPaths[index] : std::string();
+}
+
+void dropUnusedDataPaths(MachineRecord& record) {
+  if (std::all_of(record.dataPaths.begin(), record.dataPaths.end(),
+                  [](const std::string& path) { return path.empty(); })) {
+    record.dataPaths.clear();
+  }
 }
 
 std::vector<std::string> interfaceNetworks(const XmlDocument& doc) {

@@ -55,6 +55,10 @@ std::uint64_t cpuQuotaUs(std::uint64_t cpuMhz, std::uint32_t hostCpuMhz);
 std::optional<MachineRecord> parseMachineRecord(const XmlDocument& domainXml);
 // MACs of the domain's interfaces, in device order.
 std::vector<std::string> interfaceMacs(const XmlDocument& domainXml);
+// The file disk `index` of the record boots from; "" when it boots its volume.
+std::string dataPathOf(const MachineRecord& record, std::size_t index);
+// Clears dataPaths when no disk boots a file, so records that boot the same way compare equal.
+void dropUnusedDataPaths(MachineRecord& record);
 // The libvirt network of each interface, in device order.
 std::vector<std::string> interfaceNetworks(const XmlDocument& domainXml);
 

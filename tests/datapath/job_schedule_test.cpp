@@ -15,7 +15,7 @@ using Clock = JobSchedule::Clock;
 
 TEST(JobSchedule, EveryReplicaRunsAtOnceInJobOrderThenOnItsOwnSchedule) {
   const auto t0 = Clock::now();
-  JobSchedule schedule(minutes(10), t0);
+  JobSchedule schedule(t0);
   schedule.setJob({"rep-b", "rep-a"}, minutes(10));
   ASSERT_EQ(schedule.next()->first, "rep-b");
   EXPECT_LE(schedule.next()->second, t0);
@@ -29,7 +29,7 @@ TEST(JobSchedule, EveryReplicaRunsAtOnceInJobOrderThenOnItsOwnSchedule) {
 
 TEST(JobSchedule, AFailedRunIsRetriedAfterAMinute) {
   const auto t0 = Clock::now();
-  JobSchedule schedule(minutes(60), t0);
+  JobSchedule schedule(t0);
   schedule.setJob({"rep-a"}, minutes(60));
   schedule.ran("rep-a", t0, false);
   EXPECT_EQ(schedule.next()->second, t0 + JobSchedule::kRetryAfterFailure);
@@ -38,7 +38,7 @@ TEST(JobSchedule, AFailedRunIsRetriedAfterAMinute) {
 }
 
 TEST(JobSchedule, AnOnDemandJobRunsEachReplicaOnceEvenWhenARunFails) {
-  JobSchedule schedule(std::nullopt, Clock::now());
+  JobSchedule schedule(Clock::now());
   schedule.setJob({"rep-a", "rep-b"}, std::nullopt);
   schedule.ran("rep-a", Clock::now(), true);
   schedule.ran("rep-b", Clock::now(), false);
@@ -47,7 +47,7 @@ TEST(JobSchedule, AnOnDemandJobRunsEachReplicaOnceEvenWhenARunFails) {
 
 TEST(JobSchedule, AnEditedJobAddsReplicasDueAtOnceAndDropsRemovedOnes) {
   const auto t0 = Clock::now();
-  JobSchedule schedule(minutes(30), t0);
+  JobSchedule schedule(t0);
   schedule.setJob({"rep-a", "rep-b"}, minutes(30));
   schedule.ran("rep-a", t0, true);
   schedule.ran("rep-b", t0, true);

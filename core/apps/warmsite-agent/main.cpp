@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     clientOptions.pinnedThumbprint = options.connect.pinnedThumbprint;
     client::ApiClient api(clientOptions);
     const std::string password = readPassword(passwordFile);
-    // A token for the next run; a scheduled agent logs in again before each (tokens expire).
+    // A token for the next run; a scheduled agent logs in again before each run (tokens expire).
     const auto logIn = [&] {
       const auto login = api.post("/api/v1/auth/login", {{"name", tenant}, {"password", password}});
       if (login.status != 200) {
@@ -161,8 +161,11 @@ int main(int argc, char** argv) {
     if (schedule->parsed()) {
       replication::ScheduleHooks hooks;
       hooks.fetchJob = [&]() -> std::optional<replication::ScheduleHooks::Job> {
-        logIn();
-        const auto jobs = api.get("/api/v1/replication-jobs");
+        auto jobs = api.get("/api/v1/replication-jobs");
+        if (jobs.status == 401) {  // the last run's token expired during the wait
+          logIn();
+          jobs = api.get("/api/v1/replication-jobs");
+        }
         if (jobs.status != 200) {
           throw std::runtime_error("listing replication jobs: " +
                                    jobs.json().value("message", jobs.body));

@@ -5,9 +5,6 @@
 
 namespace warmsite::replication {
 
-JobSchedule::JobSchedule(std::optional<std::chrono::minutes> every, Clock::time_point now)
-    : every_(every), start_(now) {}
-
 void JobSchedule::setJob(const std::vector<std::string>& replicaIds,
                          std::optional<std::chrono::minutes> every) {
   every_ = every;
@@ -58,7 +55,7 @@ int runJobSchedule(const ScheduleHooks& hooks, bool once) {
   };
   auto job = hooks.fetchJob();
   if (!job) throw std::runtime_error("the replication job does not exist");
-  JobSchedule schedule(once ? std::nullopt : job->every, JobSchedule::Clock::now());
+  JobSchedule schedule(JobSchedule::Clock::now());
   schedule.setJob(job->replicaIds, once ? std::nullopt : job->every);
   int failures = 0;
   while (const auto next = schedule.next()) {

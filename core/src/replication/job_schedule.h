@@ -18,7 +18,8 @@ class JobSchedule {
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::minutes kRetryAfterFailure{1};
 
-  JobSchedule(std::optional<std::chrono::minutes> every, Clock::time_point now);
+  // Replicas added by setJob() are due at `now`.
+  explicit JobSchedule(Clock::time_point now) : start_(now) {}
 
   // The job as the SP has it now: replicas new to it are due at once, removed ones dropped.
   void setJob(const std::vector<std::string>& replicaIds,
