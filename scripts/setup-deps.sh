@@ -16,6 +16,7 @@ packages=(
   libvirt0 qemu-utils libnbd-bin nbdkit openssl iproute2 nftables procps sqlite3 ca-certificates
   util-linux
   libvirt-daemon  # libvirtd serving the test driver: the dropped-connection test
+  libvirt-daemon-driver-qemu qemu-system-x86  # a TCG guest on the embedded QEMU driver: running-domain replication
 )
 
 missing=()

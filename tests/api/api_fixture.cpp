@@ -6,10 +6,14 @@
 
 namespace warmsite::apitest {
 
+std::filesystem::path& ApiTest::dataRoot() {
+  static std::filesystem::path root = std::filesystem::path(WARMSITE_BINARY_DIR) / "api-test";
+  return root;
+}
+
 void ApiTest::SetUp() {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  dataDir_ = std::filesystem::path(WARMSITE_BINARY_DIR) / "api-test" /
-             (std::string(test->test_suite_name()) + "." + test->name());
+  dataDir_ = dataRoot() / (std::string(test->test_suite_name()) + "." + test->name());
   std::filesystem::remove_all(dataDir_);
   std::filesystem::create_directories(dataDir_);
   start();

@@ -48,6 +48,9 @@ class ApiTest : public ::testing::Test {
   // Every row of every table that holds state (not the audit log, sessions or login counters).
   std::string dumpStore();
 
+  // Where each test's data directory is made (the build tree unless a suite moves it).
+  static std::filesystem::path& dataRoot();
+
   std::filesystem::path dataDir_;
   std::unique_ptr<daemon::Orchestrator> orchestrator_;
   std::string thumbprint_;

@@ -123,6 +123,28 @@ TEST_F(AgentCliTest, TheAgentRefusesAnSpWhoseCertificateIsNotThePinnedOne) {
   EXPECT_FALSE(std::filesystem::exists(dataDir_ / "agent" / (replica_ + ".json")));
 }
 
+TEST_F(AgentCliTest, ARunningDomainThatIsNotThereIsRefusedBeforeAnythingChanges) {
+  const std::vector<std::string> connection = {
+      "--server",        "127.0.0.1",
+      "--api-port",      std::to_string(orchestrator_->port()),
+      "--port",          std::to_string(orchestrator_->replicationPort()),
+      "--thumbprint",    thumbprint_,
+      "--tenant",        "Acme",
+      "--password-file", passwordFile_.string(),
+      "--replica",       replica_,
+      "--disk",          "disk-0=vda",
+      "--domain",        "nowhere",
+      "--libvirt-uri",   "test:///default",
+      "--state-dir",     (dataDir_ / "agent").string()};
+  auto run = connection;
+  run.insert(run.begin(), "run");
+  const auto refused = runProgram(WARMSITE_AGENT, run, "", home_);
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_NE(refused.err.find("libvirt at test:///default has no domain nowhere"), std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dataDir_ / "agent" / (replica_ + ".json")));
+}
+
 TEST_F(AgentCliTest, JobsAreCreatedListedAndDeletedFromTheCli) {
   login("acme", "Acme", kTenantPassword);
   const auto created = run({"--profile", "acme", "replication", "job", "create", "--name",

@@ -17,6 +17,7 @@
 #include "replication/agent.h"
 #include "replication/disk_image.h"
 #include "replication/job_schedule.h"
+#include "replication/running_domain_source.h"
 
 namespace {
 
@@ -33,11 +34,12 @@ std::string readPassword(const std::string& file) {
   return password;
 }
 
-// DISK_ID=PATH into `disks`; false when malformed.
-bool parseDisk(const std::string& argument, std::vector<warmsite::replication::AgentDisk>& disks) {
+// NAME=VALUE into `pairs`; false when malformed.
+bool parsePair(const std::string& argument,
+               std::vector<std::pair<std::string, std::string>>& pairs) {
   const auto equals = argument.find('=');
   if (equals == std::string::npos || equals == 0 || equals + 1 == argument.size()) return false;
-  disks.push_back({argument.substr(0, equals), argument.substr(equals + 1)});
+  pairs.emplace_back(argument.substr(0, equals), argument.substr(equals + 1));
   return true;
 }
 
@@ -61,7 +63,9 @@ int main(int argc, char** argv) {
   std::string server = "127.0.0.1";
   std::uint16_t apiPort = 6180;
   std::string tenant, passwordFile;
-  std::vector<std::string> diskArguments;
+  std::vector<std::string> diskArguments, domainArguments;
+  std::string libvirtUri = "qemu:///system";
+  std::filesystem::path scratchDir;
   double mbps = 0;
   replication::AgentOptions options;
   options.connect.port = 6181;
@@ -94,6 +98,20 @@ int main(int argc, char** argv) {
     command->add_option("--disk", diskArguments, "DISK_ID=PATH of a qcow2 image (repeat per disk)")
         ->required();
   }
+  run->add_option("--domain", domainArguments,
+                  "The running libvirt domain (name or UUID) whose disks --disk names by target "
+                  "(DISK_ID=vda): read through checkpoints and pull-mode backups")
+      ->expected(1);
+  schedule->add_option("--domain", domainArguments,
+                       "REPLICA_ID=DOMAIN: that replica's --disk values are the running "
+                       "domain's disk targets (repeat per replica)");
+  for (auto* command : {run, schedule}) {
+    command->add_option("--libvirt-uri", libvirtUri, "libvirt connection of --domain")
+        ->capture_default_str();
+    command->add_option("--scratch-dir", scratchDir,
+                        "Where a --domain run's backup keeps its socket and scratch files "
+                        "(QEMU must be able to write there; default: STATE_DIR/scratch)");
+  }
   run->add_option("--job", jobId, "Replication job id (its retention applies)");
   run->add_flag("--full", options.forceFull, "Send every block, not only the changed ones");
   schedule->add_option("--job", jobId, "Replication job id")->required();
@@ -120,7 +138,7 @@ int main(int argc, char** argv) {
 
   try {
     // Disks by replica: run and failback take one replica's, schedule each job replica's.
-    std::map<std::string, std::vector<replication::AgentDisk>> disksOf;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> disksOf;
     for (const auto& argument : diskArguments) {
       std::string replicaId = options.replicaId, disk = argument;
       if (schedule->parsed()) {
@@ -128,13 +146,34 @@ int main(int argc, char** argv) {
         replicaId = colon == std::string::npos ? "" : argument.substr(0, colon);
         disk = colon == std::string::npos ? "" : argument.substr(colon + 1);
       }
-      if (replicaId.empty() || !parseDisk(disk, disksOf[replicaId])) {
+      if (replicaId.empty() || !parsePair(disk, disksOf[replicaId])) {
         std::cerr << "--disk must be " << (schedule->parsed() ? "REPLICA_ID:" : "")
-                  << "DISK_ID=PATH, got \"" << argument << "\"\n";
+                  << "DISK_ID=PATH (or DISK_ID=TARGET with --domain), got \"" << argument << "\"\n";
         return 2;
       }
     }
-    if (!schedule->parsed()) options.disks = disksOf[options.replicaId];
+    // Replicas read from a running domain, by replica.
+    std::map<std::string, std::string> domainOf;
+    for (const auto& argument : domainArguments) {
+      std::vector<std::pair<std::string, std::string>> pair;
+      if (!schedule->parsed()) {
+        domainOf[options.replicaId] = argument;
+      } else if (parsePair(argument, pair)) {
+        domainOf[pair.front().first] = pair.front().second;
+      } else {
+        std::cerr << "--domain must be REPLICA_ID=DOMAIN, got \"" << argument << "\"\n";
+        return 2;
+      }
+    }
+    if (scratchDir.empty()) scratchDir = options.stateDir / "scratch";
+    const auto disksFor = [&](const std::string& replicaId) {
+      std::vector<replication::AgentDisk> disks;
+      for (const auto& [diskId, value] : disksOf[replicaId]) {
+        disks.push_back({diskId, domainOf.contains(replicaId) ? "" : value});
+      }
+      return disks;
+    };
+    if (!schedule->parsed()) options.disks = disksFor(options.replicaId);
     options.jobId = jobId;
     options.connect.host = server;
     options.bandwidthBytesPerSecond = static_cast<std::uint64_t>(mbps * 1e6 / 8);
@@ -158,6 +197,17 @@ int main(int argc, char** argv) {
     logIn();
 
     const auto print = [](const std::string& line) { std::cout << line << std::endl; };
+    const auto replicateReplica = [&](const replication::AgentOptions& runOptions) {
+      const auto domain = domainOf.find(runOptions.replicaId);
+      if (domain == domainOf.end()) return replication::replicate(runOptions, print);
+      replication::RunningDomainOptions sourceOptions{
+          .uri = libvirtUri, .domain = domain->second, .targets = {}, .scratchDir = scratchDir};
+      for (const auto& [diskId, target] : disksOf[runOptions.replicaId]) {
+        sourceOptions.targets.push_back(target);
+      }
+      const auto source = replication::runningDomainSource(sourceOptions);
+      return replication::replicate(runOptions, *source, print);
+    };
     if (schedule->parsed()) {
       replication::ScheduleHooks hooks;
       hooks.fetchJob = [&]() -> std::optional<replication::ScheduleHooks::Job> {
@@ -186,10 +236,10 @@ int main(int argc, char** argv) {
           throw std::runtime_error("no --disk given for replica " + replicaId);
         auto runOptions = options;
         runOptions.replicaId = replicaId;
-        runOptions.disks = disks->second;
+        runOptions.disks = disksFor(replicaId);
         logIn();
         runOptions.token = options.token;
-        return replication::replicate(runOptions, print);
+        return replicateReplica(runOptions);
       };
       hooks.waitUntil = waitUntil;
       hooks.log = print;
@@ -224,7 +274,7 @@ int main(int argc, char** argv) {
                 << result.wireBytes << " bytes received, " << result.seconds << " s\n";
       return 0;
     }
-    const auto result = replication::replicate(options, print);
+    const auto result = replicateReplica(options);
     std::cout << "run " << result.runId << " " << result.kind << ": restore point "
               << result.restorePointId << ", " << result.changedBytes << " changed bytes, "
               << result.wireBytes << " bytes sent, " << result.reconnects << " reconnects, "

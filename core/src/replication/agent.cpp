@@ -18,8 +18,6 @@ namespace warmsite::replication {
 
 namespace {
 
-constexpr std::string_view kBitmapPrefix = "warmsite-";
-
 // What the last confirmed run left: its restore point and, per disk, the bitmap that has recorded
 // every write since.
 struct AgentState {
@@ -69,26 +67,20 @@ void saveState(const AgentOptions& options, const AgentState& state) {
 
 // Why this run must be full, or "" when an incremental run can build on the last one.
 std::string fullRunReason(const AgentOptions& options, const std::optional<AgentState>& state,
-                          const std::vector<ImageInfo>& images) {
+                          const ChangeSource& source) {
   if (options.forceFull) return "a full run was requested";
   if (!state || state->restorePointId.empty()) return "first run (seeding)";
   for (std::size_t i = 0; i < options.disks.size(); ++i) {
     const auto& disk = options.disks[i];
     auto known = state->disks.find(disk.diskId);
     if (known == state->disks.end()) return "disk " + disk.diskId + " was never replicated";
-    const auto* bitmap = images[i].bitmap(known->second.bitmap);
-    if (bitmap == nullptr) {
-      return "the change-tracking bitmap " + known->second.bitmap + " of disk " + disk.diskId +
-             " is missing";
+    if (auto problem = source.baseProblem(i, known->second.bitmap); !problem.empty()) {
+      return problem + " (disk " + disk.diskId + ")";
     }
-    if (bitmap->inUse) {
-      return "the change-tracking bitmap " + known->second.bitmap + " of disk " + disk.diskId +
-             " was left in use by a writer that stopped uncleanly";
-    }
-    if (images[i].virtualSize != known->second.sizeBytes) {
+    if (source.diskSize(i) != known->second.sizeBytes) {
       return "disk " + disk.diskId + " was resized from " +
-             std::to_string(known->second.sizeBytes) + " to " +
-             std::to_string(images[i].virtualSize) + " bytes";
+             std::to_string(known->second.sizeBytes) + " to " + std::to_string(source.diskSize(i)) +
+             " bytes";
     }
   }
   return "";
@@ -107,13 +99,21 @@ std::unique_ptr<FrameStream> openSession(const AgentOptions& options) {
 }
 
 struct DiskPlan {
-  std::unique_ptr<NbdExport> source;
+  std::unique_ptr<NbdExport> data;
   std::vector<DiskRange> ranges;
 };
 
 }  // namespace
 
 AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
+  std::vector<std::filesystem::path> images;
+  for (const auto& disk : options.disks) images.push_back(disk.image);
+  if (images.empty()) throw ImageError("no disk to replicate");
+  const auto source = imageFileSource(images);
+  return replicate(options, *source, log);
+}
+
+AgentRunResult replicate(const AgentOptions& options, ChangeSource& source, const AgentLog& log) {
   const auto say = [&](const std::string& line) { tell(log, line); };
   if (options.disks.empty()) throw ImageError("no disk to replicate");
   const auto started = std::chrono::steady_clock::now();
@@ -121,36 +121,12 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
   result.runId = domain::newId("run");
 
   const auto state = loadState(options);
-  std::vector<ImageInfo> images;
-  for (const auto& disk : options.disks) {
-    images.push_back(inspectImage(disk.image));
-    if (images.back().format != "qcow2") {
-      throw ImageError(disk.image.string() + " is " + images.back().format +
-                       "; change tracking needs qcow2");
-    }
-  }
-  result.reason = fullRunReason(options, state, images);
+  result.reason = fullRunReason(options, state, source);
   bool incremental = result.reason.empty();
-
-  // Start tracking the next run's changes now; drop stale bitmaps of runs never confirmed (and,
-  // for a full run, the untrusted base too).
-  const std::string bitmap = std::string(kBitmapPrefix) + result.runId;
-  for (std::size_t i = 0; i < options.disks.size(); ++i) {
-    const std::string base = incremental ? state->disks.at(options.disks[i].diskId).bitmap : "";
-    for (const auto& existing : images[i].bitmaps) {
-      if (existing.name.starts_with(kBitmapPrefix) && existing.name != base) {
-        removeBitmap(options.disks[i].image, existing.name);
-      }
-    }
-    addBitmap(options.disks[i].image, bitmap);
-  }
-  const auto dropNewBitmaps = [&] {
-    for (const auto& disk : options.disks) {
-      try {
-        removeBitmap(disk.image, bitmap);
-      } catch (const ImageError&) {
-      }
-    }
+  // The tracker of this run's changes: the next run's base once the SP confirms this one.
+  const std::string tracker = std::string(kTrackerPrefix) + result.runId;
+  const auto baseTracker = [&] {
+    return incremental ? state->disks.at(options.disks.front().diskId).bitmap : std::string();
   };
 
   BandwidthThrottle throttle(options.bandwidthBytesPerSecond);
@@ -158,12 +134,18 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
   const auto planRun = [&] {
     plans.clear();
     result.changedBytes = result.zeroBytes = result.extents = 0;
-    for (const auto& disk : options.disks) {
+    std::vector<std::unique_ptr<NbdExport>> exports;
+    try {
+      exports = source.open(tracker, baseTracker());
+    } catch (const BaseUnusable& e) {
+      incremental = false;
+      result.reason = e.what();
+      exports = source.open(tracker, "");
+    }
+    for (auto& data : exports) {
       DiskPlan plan;
-      NbdExport::Options exportOptions;
-      if (incremental) exportOptions.dirtyBitmap = state->disks.at(disk.diskId).bitmap;
-      plan.source = std::make_unique<NbdExport>(disk.image, exportOptions);
-      plan.ranges = plan.source->rangesToSend(incremental, options.extentSize);
+      plan.data = std::move(data);
+      plan.ranges = plan.data->rangesToSend(incremental, options.extentSize);
       for (const auto& range : plan.ranges) {
         (range.zero ? result.zeroBytes : result.changedBytes) += range.length;
         ++result.extents;
@@ -194,7 +176,7 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
                              {"disks", nlohmann::json::array()}};
         for (std::size_t i = 0; i < options.disks.size(); ++i) {
           begin["disks"].push_back(
-              {{"diskId", options.disks[i].diskId}, {"sizeBytes", plans[i].source->size()}});
+              {{"diskId", options.disks[i].diskId}, {"sizeBytes", plans[i].data->size()}});
         }
         stream->sendJson(FrameType::kRunBegin, begin);
         nlohmann::json accepted;
@@ -237,7 +219,7 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
           for (const auto& range : plans[i].ranges) {
             if (i > resumeDisk || range.offset >= resumeOffset) remaining.push_back(range);
           }
-          plans[i].source->readRanges(
+          plans[i].data->readRanges(
               remaining, options.readsInFlight, [&](const DiskRange& range, std::string&& data) {
                 sender.push(
                     packExtent(extentOf(static_cast<std::uint16_t>(i), range, std::move(data)),
@@ -265,21 +247,28 @@ AgentRunResult replicate(const AgentOptions& options, const AgentLog& log) {
     }
   } catch (const std::exception& e) {
     say(std::string("run ") + result.runId + " failed: " + e.what());
-    plans.clear();  // qemu-nbd lets go of the images
-    dropNewBitmaps();
+    plans.clear();  // the exports let go of the disks
+    try {
+      source.finish(false, tracker);
+    } catch (const std::exception& cleanup) {
+      say(std::string("could not drop this run's change tracker: ") + cleanup.what());
+    }
     throw;
   }
   plans.clear();
 
-  // The SP has the restore point: the new bitmap becomes the base, the old one goes.
+  // The SP has the restore point: this run's tracker becomes the base, older ones go.
   AgentState next;
   next.restorePointId = committed.value("restorePointId", "");
   for (std::size_t i = 0; i < options.disks.size(); ++i) {
-    const auto& disk = options.disks[i];
-    if (incremental) removeBitmap(disk.image, state->disks.at(disk.diskId).bitmap);
-    next.disks[disk.diskId] = {bitmap, images[i].virtualSize};
+    next.disks[options.disks[i].diskId] = {tracker, source.diskSize(i)};
   }
   saveState(options, next);
+  try {
+    source.finish(true, tracker);
+  } catch (const std::exception& e) {  // the next run drops them
+    say(std::string("could not drop older change trackers: ") + e.what());
+  }
   result.restorePointId = next.restorePointId;
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -1,9 +1,10 @@
 #pragma once
 // The tenant end of replication: ships a VM's qcow2 disks to its replica at the SP. The first run
-// is full (seeding); later runs send only the blocks a persistent dirty bitmap in each image
-// recorded since the last confirmed restore point. A run falls back to full, and says why, when
-// the bitmap is missing, was left in use by a crashed writer, or the disk changed size. The old
-// bitmap is dropped only after the SP confirms the new restore point.
+// is full (seeding); later runs send only the blocks changed since the last confirmed restore
+// point, as a change tracker recorded them (a persistent dirty bitmap in each image, or a libvirt
+// checkpoint of a running domain). A run falls back to full, and says why, when the tracker is
+// missing, was left in use by a crashed writer, or a disk changed size. The old tracker is dropped
+// only after the SP confirms the new restore point.
 
 #include <cstdint>
 #include <filesystem>
@@ -11,13 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "replication/change_source.h"
 #include "replication/frame_stream.h"
 
 namespace warmsite::replication {
 
 struct AgentDisk {
   std::string diskId;           // the replica's disk
-  std::filesystem::path image;  // the local qcow2 file; nothing may write it during a run
+  std::filesystem::path image;  // the local qcow2 file (unless a ChangeSource says otherwise)
 };
 
 struct AgentOptions {
@@ -65,8 +67,12 @@ struct FailbackResult {
 // incremental.
 FailbackResult failBack(const AgentOptions& options, const AgentLog& log = {});
 
-// Runs one replication of options.replicaId. Throws ProtocolError when the SP refuses (code says
-// why), TransportError when it stays unreachable, ImageError for a local disk problem.
+// Runs one replication of options.replicaId, reading options.disks (in order) from `source`.
+// Throws ProtocolError when the SP refuses (code says why), TransportError when it stays
+// unreachable, ImageError for a local disk problem.
+AgentRunResult replicate(const AgentOptions& options, ChangeSource& source,
+                         const AgentLog& log = {});
+// The same from the qcow2 image files of options.disks, which nothing may write during the run.
 AgentRunResult replicate(const AgentOptions& options, const AgentLog& log = {});
 
 }  // namespace warmsite::replication

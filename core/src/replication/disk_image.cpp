@@ -243,17 +243,7 @@ NbdExport::NbdExport(const std::filesystem::path& image, const Options& options)
       std::filesystem::remove_all(socketDir_);
       throw ImageError("qemu-nbd cannot serve " + image.string() + ": " + message);
     }
-    if (std::filesystem::exists(socket)) {
-      nbd_handle* candidate = nbd_create();
-      nbd_add_meta_context(candidate, LIBNBD_CONTEXT_BASE_ALLOCATION);
-      if (!bitmapContext_.empty()) nbd_add_meta_context(candidate, bitmapContext_.c_str());
-      if (nbd_connect_unix(candidate, socket.c_str()) == 0) {
-        handle_ = candidate;
-        break;
-      }
-      lastError = nbdError();
-      nbd_close(candidate);
-    }
+    if (std::filesystem::exists(socket) && tryConnect(socket, "", lastError)) break;
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
@@ -264,11 +254,39 @@ NbdExport::NbdExport(const std::filesystem::path& image, const Options& options)
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  readSizeAndCheckBitmap();
+}
+
+NbdExport::NbdExport(const Served& served)
+    : image_(served.description), bitmapContext_(served.dirtyBitmapContext) {
+  std::string error;
+  if (!tryConnect(served.socket, served.exportName, error)) {
+    throw ImageError("cannot connect to " + served.description + ": " + error);
+  }
+  readSizeAndCheckBitmap();
+}
+
+bool NbdExport::tryConnect(const std::filesystem::path& socket, const std::string& exportName,
+                           std::string& error) {
+  nbd_handle* candidate = nbd_create();
+  nbd_add_meta_context(candidate, LIBNBD_CONTEXT_BASE_ALLOCATION);
+  if (!bitmapContext_.empty()) nbd_add_meta_context(candidate, bitmapContext_.c_str());
+  if (!exportName.empty()) nbd_set_export_name(candidate, exportName.c_str());
+  if (nbd_connect_unix(candidate, socket.c_str()) == 0) {
+    handle_ = candidate;
+    return true;
+  }
+  error = nbdError();
+  nbd_close(candidate);
+  return false;
+}
+
+void NbdExport::readSizeAndCheckBitmap() {
   const std::int64_t size = nbd_get_size(handle_);
-  if (size < 0) throw ImageError("cannot read the size of " + image.string() + ": " + nbdError());
+  if (size < 0) throw ImageError("cannot read the size of " + image_.string() + ": " + nbdError());
   size_ = static_cast<std::uint64_t>(size);
   if (!bitmapContext_.empty() && nbd_can_meta_context(handle_, bitmapContext_.c_str()) != 1) {
-    throw ImageError("qemu-nbd does not offer " + bitmapContext_ + " for " + image.string());
+    throw ImageError("the NBD server does not offer " + bitmapContext_ + " for " + image_.string());
   }
 }
 
@@ -302,7 +320,8 @@ std::vector<DiskRange> NbdExport::rangesToSend(bool incremental, std::uint32_t m
       throw ImageError("block status of " + image_.string() + " failed: " + nbdError());
     }
     if (before == std::make_pair(maps.allocationEnd, maps.dirtyEnd)) {
-      throw ImageError("qemu-nbd reported no block status at offset " + std::to_string(offset));
+      throw ImageError("the NBD server reported no block status at offset " +
+                       std::to_string(offset));
     }
   }
 

@@ -73,8 +73,9 @@ struct DiskRange {
 // The extent that carries `range` of disk number `disk`: its bytes in `data`, none for zeroes.
 Extent extentOf(std::uint16_t disk, const DiskRange& range, std::string&& data);
 
-// One image served by a qemu-nbd child on a private unix socket, with a connected libnbd handle.
-// qemu-nbd leaves when the handle disconnects; the destructor kills it if it has not.
+// One disk read or written through a connected libnbd handle: an image served by a qemu-nbd child
+// on a private unix socket (qemu-nbd leaves when the handle disconnects; the destructor kills it
+// if it has not), or an export another process serves.
 class NbdExport {
  public:
   struct Options {
@@ -83,6 +84,14 @@ class NbdExport {
     std::string snapshot;  // serve this internal snapshot (read-only) instead of the active layer
   };
   NbdExport(const std::filesystem::path& image, const Options& options);
+  // An export QEMU serves, e.g. a running domain's disk during a libvirt pull-mode backup.
+  struct Served {
+    std::filesystem::path socket;
+    std::string exportName;
+    std::string dirtyBitmapContext;  // "" for none
+    std::string description;         // names the disk in errors
+  };
+  explicit NbdExport(const Served& served);
   ~NbdExport();
   NbdExport(const NbdExport&) = delete;
   NbdExport& operator=(const NbdExport&) = delete;
@@ -105,6 +114,10 @@ class NbdExport {
   void close();
 
  private:
+  bool tryConnect(const std::filesystem::path& socket, const std::string& exportName,
+                  std::string& error);
+  void readSizeAndCheckBitmap();
+
   std::filesystem::path image_;
   std::filesystem::path socketDir_;
   int pid_ = -1;
