@@ -238,6 +238,49 @@ TEST_F(RunningDomainTest, AFailedRunKeepsTheBaseAndAMissingCheckpointForcesAFull
   EXPECT_TRUE(restorePointEquals(third.restorePointId, model_, "raw"));
 }
 
+TEST_F(RunningDomainTest, ABackupAKilledAgentLeftBehindIsEndedAndItsCheckpointDropped) {
+  const auto first = replication::replicate(domainAgent(), *domainSource(), log());
+  guestWrites(5, 21);
+  // What an agent killed mid-run leaves: its backup job still serving, its checkpoint unconfirmed.
+  std::filesystem::create_directories(scratchDir() / "run-dead");
+  const std::string backup = "<domainbackup mode='pull'><incremental>warmsite-" + first.runId +
+                             "</incremental><server transport='unix' socket='" +
+                             (scratchDir() / "run-dead" / "backup.sock").string() +
+                             "'/><disks><disk name='vda' backup='yes' type='file'><scratch file='" +
+                             (scratchDir() / "run-dead" / "vda.scratch.qcow2").string() +
+                             "'/></disk></disks></domainbackup>";
+  const std::string checkpoint =
+      "<domaincheckpoint><name>warmsite-run-dead</name><disks><disk name='vda' "
+      "checkpoint='bitmap'/></disks></domaincheckpoint>";
+  ASSERT_EQ(virDomainBackupBegin(domain_, backup.c_str(), checkpoint.c_str(), 0), 0)
+      << libvirtError();
+
+  const auto second = replication::replicate(domainAgent(), *domainSource(), log());
+  EXPECT_EQ(second.kind, "incremental") << second.reason;
+  EXPECT_TRUE(restorePointEquals(second.restorePointId, model_, "raw"));
+  EXPECT_EQ(checkpointNames(), std::vector<std::string>{"warmsite-" + second.runId});
+}
+
+TEST_F(RunningDomainTest, AnotherToolsBackupJobIsLeftAloneAndTheRunRefused) {
+  const std::string backup = "<domainbackup mode='pull'><server transport='unix' socket='" +
+                             (root_ / "other.sock").string() +
+                             "'/><disks><disk name='vda' backup='yes' type='file'><scratch file='" +
+                             (root_ / "other.scratch.qcow2").string() +
+                             "'/></disk></disks></domainbackup>";
+  ASSERT_EQ(virDomainBackupBegin(domain_, backup.c_str(), nullptr, 0), 0) << libvirtError();
+  try {
+    replication::replicate(domainAgent(), *domainSource(), log());
+    ADD_FAILURE() << "the run went ahead";
+  } catch (const replication::ImageError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("another tool's backup job"));
+  }
+  virDomainJobInfo job{};
+  ASSERT_EQ(virDomainGetJobInfo(domain_, &job), 0) << libvirtError();
+  EXPECT_NE(job.type, VIR_DOMAIN_JOB_NONE);  // still running
+  EXPECT_TRUE(checkpointNames().empty());
+  EXPECT_EQ(virDomainAbortJob(domain_), 0) << libvirtError();
+}
+
 TEST_F(RunningDomainTest, AResizedDiskIsSentInFull) {
   replication::replicate(domainAgent(), *domainSource(), log());
   ASSERT_EQ(virDomainBlockResize(domain_, "vda", 2 * kDiskSize, VIR_DOMAIN_BLOCK_RESIZE_BYTES), 0)
