@@ -8,7 +8,7 @@
 //   replication_wire_vs_changed_ratio   bytes the agent sent in that run / changed bytes before
 //                                       compression (the writes are random data: no help from zstd)
 //
-// Usage: replication [--size-mib N] [--changed-percent P]
+// Usage: replication [--size-mib N] [--changed-percent P] [--extent-kib K] [--compression-level L]
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,7 +55,7 @@ void writeRandom(const std::filesystem::path& path, std::uint64_t bytes, unsigne
 }
 
 // nbdcopy from a read-only export of `source` into a writable export of a new qcow2, both
-// served by qemu-nbd on unix sockets, as the agent and the receiver use them.
+// served by qemu-nbd on unix sockets with the options the agent and the receiver use.
 double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem::path& target,
                       std::uint64_t size) {
   std::filesystem::remove(target);
@@ -66,7 +66,8 @@ double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem
   const auto in = (dir / ("warmsite-bench-in-" + tag)).string();
   const auto out = (dir / ("warmsite-bench-out-" + tag)).string();
   run({"qemu-nbd", "--fork", "--read-only", "-f", "qcow2", "-k", in, source});
-  run({"qemu-nbd", "--fork", "-f", "qcow2", "--discard=unmap", "-k", out, target});
+  run({"qemu-nbd", "--fork", "-f", "qcow2", "--discard=unmap", "--cache=none", "--aio=native", "-k",
+       out, target});
   const auto start = Clock::now();
   run({"nbdcopy", "--flush", "nbd+unix:///?socket=" + in, "nbd+unix:///?socket=" + out});
   return secondsSince(start);  // both qemu-nbd leave when nbdcopy disconnects
@@ -77,10 +78,14 @@ double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem
 int main(int argc, char** argv) {
   std::uint64_t sizeMiB = 1024;
   double changedPercent = 5;
+  std::uint32_t extentKiB = 1024;
+  int compressionLevel = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--size-mib") sizeMiB = std::stoull(argv[i + 1]);
     if (flag == "--changed-percent") changedPercent = std::stod(argv[i + 1]);
+    if (flag == "--extent-kib") extentKiB = std::stoul(argv[i + 1]);
+    if (flag == "--compression-level") compressionLevel = std::stoi(argv[i + 1]);
   }
   const std::uint64_t size = sizeMiB * kMiB;
   const auto dir = std::filesystem::path(WARMSITE_BINARY_DIR) / "bench" / "replication";
@@ -130,6 +135,8 @@ int main(int argc, char** argv) {
   agent.replicaId = created["replica"]["id"];
   agent.disks = {{"disk-0", source}};
   agent.stateDir = dir / "site" / "agent-state";
+  agent.extentSize = extentKiB * 1024;
+  agent.compressionLevel = compressionLevel;
 
   // Alternate the two full copies so neither gets a warmer page cache.
   const double copySeconds = nbdcopySeconds(source, dir / "nbdcopy-target.qcow2", size);

@@ -529,6 +529,11 @@ void ReplicationReceiver::writeExtent(ActiveRun& run, std::string body) {
   if (write.cookie < 0) {
     throw ImageError("writing disk " + disk.diskId + " failed: " + nbd_get_error());
   }
+  // libnbd moves bytes only when polled: hand the whole request to qemu-nbd now, rather than a
+  // socket buffer's worth per extent, so that its write overlaps verifying the next extent.
+  while ((nbd_aio_get_direction(handle) & LIBNBD_AIO_DIRECTION_WRITE) != 0) {
+    if (nbd_poll(handle, -1) < 0) break;
+  }
   write.handle = handle;
   run.writes.push_back(std::move(write));
   run.issuedDisk = extent.disk;
