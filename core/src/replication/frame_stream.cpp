@@ -52,12 +52,20 @@ std::string peerName(const sockaddr_storage& address) {
   return std::string(host) + ":" + port;
 }
 
+// Bulk data: OpenSSL reads ahead into a buffer of many records, one syscall for several of them
+// instead of two per 16 KiB record.
+void readInBulk(SSL_CTX* context) {
+  SSL_CTX_set_read_ahead(context, 1);
+  SSL_CTX_set_default_read_buffer_len(context, 256 * 1024);
+}
+
 // TLS 1.3 only: the replication port has no older clients to serve.
 SSL_CTX* serverContext(const security::TlsIdentity& identity) {
   SSL_CTX* context = SSL_CTX_new(TLS_server_method());
   if (context == nullptr)
     throw std::runtime_error("cannot create a TLS context: " + openSslError());
   SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION);
+  readInBulk(context);
   std::unique_ptr<BIO, decltype(&BIO_free)> chain(
       BIO_new_mem_buf(identity.certificateChainPem.data(),
                       static_cast<int>(identity.certificateChainPem.size())),
@@ -119,7 +127,7 @@ FrameStream::~FrameStream() {
 }
 
 void FrameStream::waitReadable() {
-  if (SSL_pending(ssl_) > 0) return;
+  if (SSL_has_pending(ssl_) == 1) return;  // decrypted or read-ahead bytes wait in OpenSSL
   pollfd fds[2] = {{fd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
   int ready = 0;
   do {
@@ -161,6 +169,7 @@ std::unique_ptr<FrameStream> FrameStream::connect(const ConnectOptions& options)
   static SSL_CTX* context = [] {
     SSL_CTX* created = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_min_proto_version(created, TLS1_3_VERSION);
+    readInBulk(created);
     // Trust comes from the pin, checked on the leaf right after the handshake, before any frame.
     SSL_CTX_set_verify(created, SSL_VERIFY_NONE, nullptr);
     return created;
