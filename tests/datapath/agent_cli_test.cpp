@@ -143,6 +143,26 @@ TEST_F(AgentCliTest, ARunningDomainThatIsNotThereIsRefusedBeforeAnythingChanges)
   EXPECT_NE(refused.err.find("libvirt at test:///default has no domain nowhere"), std::string::npos)
       << refused.err;
   EXPECT_FALSE(std::filesystem::exists(dataDir_ / "agent" / (replica_ + ".json")));
+
+  // On a schedule: the replica's domain, by replica.
+  const auto job =
+      client("Acme", kTenantPassword)
+          .post("/api/v1/replication-jobs", {{"name", "hourly"}, {"replica_ids", {replica_}}});
+  ASSERT_STATUS(job, 201);
+  const std::string jobId = job.json()["id"];
+  const auto malformed =
+      schedule({"--job", jobId, "--disk", replica_ + ":disk-0=vda", "--domain", "nowhere"});
+  EXPECT_EQ(malformed.exitCode, 2);
+  EXPECT_NE(malformed.err.find("--domain must be REPLICA_ID=DOMAIN"), std::string::npos)
+      << malformed.err;
+  const auto scheduled =
+      schedule({"--job", jobId, "--disk", replica_ + ":disk-0=vda", "--domain",
+                replica_ + "=nowhere", "--libvirt-uri", "test:///default", "--once"});
+  EXPECT_EQ(scheduled.exitCode, 1);
+  EXPECT_NE(scheduled.out.find("has no domain nowhere"), std::string::npos) << scheduled.out;
+  EXPECT_NE(scheduled.out.find("schedule ended: 1 failed run(s)"), std::string::npos)
+      << scheduled.out;
+  EXPECT_FALSE(std::filesystem::exists(dataDir_ / "agent" / (replica_ + ".json")));
 }
 
 TEST_F(AgentCliTest, JobsAreCreatedListedAndDeletedFromTheCli) {
