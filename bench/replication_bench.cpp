@@ -7,6 +7,10 @@
 //   replication_incremental_s           a run after 5 % of the disk changed in scattered writes
 //   replication_wire_vs_changed_ratio   bytes the agent sent in that run / changed bytes before
 //                                       compression (the writes are random data: no help from zstd)
+//   replication_full_cpu_ratio          busy CPU time of the whole machine during the full run /
+//                                       during nbdcopy (both ends and every qemu-nbd included)
+//   replication_full_ratio_ceiling      the throughput ratio this machine would allow if the full
+//                                       run's CPU time were spread over every core without a gap
 //
 // Usage: replication [--size-mib N] [--changed-percent P] [--extent-kib K] [--compression-level L]
 #include <unistd.h>
@@ -39,6 +43,17 @@ void run(const std::vector<std::string>& arguments) {
   require(result.succeeded, arguments[0] + " " + arguments[1] + ": " + result.output);
 }
 
+// CPU time every core of the machine spent busy so far (from /proc/stat), in seconds.
+double busyCpuSeconds() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                     steal = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return static_cast<double>(user + nice + system + irq + softirq + steal) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -56,8 +71,9 @@ void writeRandom(const std::filesystem::path& path, std::uint64_t bytes, unsigne
 
 // nbdcopy from a read-only export of `source` into a writable export of a new qcow2, both
 // served by qemu-nbd on unix sockets with the options the agent and the receiver use.
+// Returns the wall time and adds the machine's busy CPU time to `cpuSeconds`.
 double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem::path& target,
-                      std::uint64_t size) {
+                      std::uint64_t size, double& cpuSeconds) {
   std::filesystem::remove(target);
   warmsite::replication::createQcow2(target, size);
   // Sockets in the temp directory: a path must stay under 108 bytes.
@@ -69,7 +85,9 @@ double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem
   run({"qemu-nbd", "--fork", "-f", "qcow2", "--discard=unmap", "--cache=none", "--aio=native", "-k",
        out, target});
   const auto start = Clock::now();
+  const double cpuBefore = busyCpuSeconds();
   run({"nbdcopy", "--flush", "nbd+unix:///?socket=" + in, "nbd+unix:///?socket=" + out});
+  cpuSeconds += busyCpuSeconds() - cpuBefore;
   return secondsSince(start);  // both qemu-nbd leave when nbdcopy disconnects
 }
 
@@ -138,16 +156,22 @@ int main(int argc, char** argv) {
   agent.extentSize = extentKiB * 1024;
   agent.compressionLevel = compressionLevel;
 
-  // Alternate the two full copies so neither gets a warmer page cache.
-  const double copySeconds = nbdcopySeconds(source, dir / "nbdcopy-target.qcow2", size);
+  // The source is in the page cache for both copies (qemu-img convert has just written it).
+  double copyCpu = 0;
+  const double copySeconds = nbdcopySeconds(source, dir / "nbdcopy-target.qcow2", size, copyCpu);
   const auto fullStart = Clock::now();
+  const double fullCpuBefore = busyCpuSeconds();
   const auto full = warmsite::replication::replicate(agent, [&](const std::string& line) {
     std::printf("  %6.2f s  agent: %s\n", secondsSince(fullStart), line.c_str());
   });
+  const double fullCpu = busyCpuSeconds() - fullCpuBefore;
+  const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
   std::filesystem::remove(dir / "nbdcopy-target.qcow2");
   std::printf("full: nbdcopy %.2f s (%.0f MB/s), agent -> SP %.2f s (%.0f MB/s), %llu bytes sent\n",
               copySeconds, size / copySeconds / 1e6, full.seconds, size / full.seconds / 1e6,
               static_cast<unsigned long long>(full.wireBytes));
+  std::printf("full: busy CPU %.2f s for nbdcopy, %.2f s for the agent run, on %.0f cores\n",
+              copyCpu, fullCpu, cores);
 
   // Scattered writes of random data, 4 KiB .. 256 KiB each, until the changed share is reached.
   const auto pattern = dir / "site" / "pattern.bin";
@@ -178,6 +202,8 @@ int main(int argc, char** argv) {
   std::printf("@figure replication_full_throughput_ratio %.3f\n", copySeconds / full.seconds);
   std::printf("@figure replication_incremental_s %.3f\n", incremental.seconds);
   std::printf("@figure replication_wire_vs_changed_ratio %.4f\n", wireRatio);
+  std::printf("@figure replication_full_cpu_ratio %.2f\n", fullCpu / copyCpu);
+  std::printf("@figure replication_full_ratio_ceiling %.3f\n", copySeconds / (fullCpu / cores));
   service.reset();
   std::filesystem::remove_all(dir);
   return 0;
