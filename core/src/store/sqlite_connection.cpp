@@ -98,7 +98,12 @@ std::unique_ptr<Connection> ConnectionPool::acquire() {
   return open();
 }
 
-int ConnectionPool::onWalCommit(void* pool, sqlite3*, const char*, int pages) {
+int ConnectionPool::onWalCommit(void* pool, sqlite3* db, const char*, int pages) {
+  if (pages >= kCheckpointPagesInline) {
+    // The checkpointer has fallen behind (a loaded machine starves its thread): this commit
+    // checkpoints itself, as SQLite's own autocheckpoint would, so the WAL stays bounded.
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
   if (pages >= kCheckpointPages) {
     auto* self = static_cast<ConnectionPool*>(pool);
     std::lock_guard lock(self->mutex_);

@@ -79,6 +79,7 @@ class ConnectionPool {
  private:
   static constexpr std::size_t kMaxIdle = 64;    // at least the threads that use the store at once
   static constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
+  static constexpr int kCheckpointPagesInline = 3 * kCheckpointPages;
 
   std::unique_ptr<Connection> open();
   // Called by SQLite after each commit with the pages in the WAL.
