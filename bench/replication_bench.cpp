@@ -154,6 +154,9 @@ int main(int argc, char** argv) {
   agent.disks = {{"disk-0", source}};
   agent.stateDir = dir / "site" / "agent-state";
   agent.extentSize = extentKiB * 1024;
+  require(
+      agent.extentSize > 0 && agent.extentSize <= warmsite::replication::kMaxExtentLength,
+      "--extent-kib must be 1.." + std::to_string(warmsite::replication::kMaxExtentLength / 1024));
   agent.compressionLevel = compressionLevel;
 
   // The source is in the page cache for both copies (qemu-img convert has just written it).

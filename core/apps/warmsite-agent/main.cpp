@@ -34,13 +34,13 @@ std::string readPassword(const std::string& file) {
   return password;
 }
 
-// NAME=VALUE into `pairs`; false when malformed.
-bool parsePair(const std::string& argument,
-               std::vector<std::pair<std::string, std::string>>& pairs) {
+// NAME=VALUE split in two; nothing when malformed.
+std::optional<std::pair<std::string, std::string>> splitPair(const std::string& argument) {
   const auto equals = argument.find('=');
-  if (equals == std::string::npos || equals == 0 || equals + 1 == argument.size()) return false;
-  pairs.emplace_back(argument.substr(0, equals), argument.substr(equals + 1));
-  return true;
+  if (equals == std::string::npos || equals == 0 || equals + 1 == argument.size()) {
+    return std::nullopt;
+  }
+  return std::pair(argument.substr(0, equals), argument.substr(equals + 1));
 }
 
 std::atomic<bool> stopRequested{false};
@@ -146,20 +146,21 @@ int main(int argc, char** argv) {
         replicaId = colon == std::string::npos ? "" : argument.substr(0, colon);
         disk = colon == std::string::npos ? "" : argument.substr(colon + 1);
       }
-      if (replicaId.empty() || !parsePair(disk, disksOf[replicaId])) {
+      const auto pair = splitPair(disk);
+      if (replicaId.empty() || !pair) {
         std::cerr << "--disk must be " << (schedule->parsed() ? "REPLICA_ID:" : "")
                   << "DISK_ID=PATH (or DISK_ID=TARGET with --domain), got \"" << argument << "\"\n";
         return 2;
       }
+      disksOf[replicaId].push_back(*pair);
     }
     // Replicas read from a running domain, by replica.
     std::map<std::string, std::string> domainOf;
     for (const auto& argument : domainArguments) {
-      std::vector<std::pair<std::string, std::string>> pair;
       if (!schedule->parsed()) {
         domainOf[options.replicaId] = argument;
-      } else if (parsePair(argument, pair)) {
-        domainOf[pair.front().first] = pair.front().second;
+      } else if (const auto pair = splitPair(argument)) {
+        domainOf[pair->first] = pair->second;
       } else {
         std::cerr << "--domain must be REPLICA_ID=DOMAIN, got \"" << argument << "\"\n";
         return 2;

@@ -41,6 +41,7 @@ class ImageFileSource final : public ChangeSource {
         addBitmap(images_[i], next);
       }
       started_ = true;
+      base_ = base;
     }
     std::vector<std::unique_ptr<NbdExport>> exports;
     for (const auto& image : images_) {
@@ -50,20 +51,19 @@ class ImageFileSource final : public ChangeSource {
     return exports;
   }
 
+  // open() left two bitmaps of ours: the base it kept and `next`.
   void finish(bool committed, const std::string& next) override {
-    for (const auto& image : images_) {
-      for (const auto& existing : inspectImage(image).bitmaps) {
-        if (existing.name.starts_with(kTrackerPrefix) && (existing.name != next) == committed) {
-          removeBitmap(image, existing.name);
-        }
-      }
-    }
+    if (!started_) return;
+    const std::string& dropped = committed ? base_ : next;
+    if (dropped.empty()) return;
+    for (const auto& image : images_) removeBitmap(image, dropped);
   }
 
  private:
   std::vector<std::filesystem::path> images_;
   std::vector<ImageInfo> infos_;
   bool started_ = false;
+  std::string base_;  // the bitmap the first open() kept
 };
 
 }  // namespace

@@ -88,31 +88,38 @@ virConnectPtr sharedConnection(const std::string& uri) {
   return connection;
 }
 
+struct ConnectionRelease {
+  void operator()(virConnectPtr connection) const { virConnectClose(connection); }
+};
+struct DomainRelease {
+  void operator()(virDomainPtr domain) const { virDomainFree(domain); }
+};
+
 class RunningDomainSource final : public ChangeSource {
  public:
   explicit RunningDomainSource(const RunningDomainOptions& options) : options_(options) {
     startLibvirtEventLoop();
-    connection_ = sharedConnection(options_.uri);
+    connection_.reset(sharedConnection(options_.uri));
     if (connection_ == nullptr) {
       throw ImageError("cannot connect to libvirt at " + options_.uri + ": " + libvirtError());
     }
-    domain_ = virDomainLookupByName(connection_, options_.domain.c_str());
+    domain_.reset(virDomainLookupByName(connection_.get(), options_.domain.c_str()));
     if (domain_ == nullptr)
-      domain_ = virDomainLookupByUUIDString(connection_, options_.domain.c_str());
+      domain_.reset(virDomainLookupByUUIDString(connection_.get(), options_.domain.c_str()));
     if (domain_ == nullptr) {
       throw ImageError("libvirt at " + options_.uri + " has no domain " + options_.domain);
     }
-    if (virDomainIsActive(domain_) != 1) {
+    if (virDomainIsActive(domain_.get()) != 1) {
       throw ImageError("domain " + options_.domain +
                        " is not running; replicate a shut-off VM from its image files");
     }
-    char* xml = virDomainGetXMLDesc(domain_, 0);
+    char* xml = virDomainGetXMLDesc(domain_.get(), 0);
     if (xml == nullptr) throw ImageError("cannot describe domain " + options_.domain);
     allTargets_ = diskTargets(xml);
     free(xml);
     for (const auto& target : options_.targets) {
       virDomainBlockInfo info{};
-      if (virDomainGetBlockInfo(domain_, target.c_str(), &info, 0) != 0) {
+      if (virDomainGetBlockInfo(domain_.get(), target.c_str(), &info, 0) != 0) {
         throw ImageError("domain " + options_.domain + " has no disk " + target + ": " +
                          libvirtError());
       }
@@ -125,14 +132,13 @@ class RunningDomainSource final : public ChangeSource {
       endBackup();
     } catch (const ImageError&) {
     }
-    if (domain_ != nullptr) virDomainFree(domain_);
-    if (connection_ != nullptr) virConnectClose(connection_);
   }
 
   std::uint64_t diskSize(std::size_t disk) const override { return sizes_[disk]; }
 
   std::string baseProblem(std::size_t, const std::string& base) const override {
-    virDomainCheckpointPtr checkpoint = virDomainCheckpointLookupByName(domain_, base.c_str(), 0);
+    virDomainCheckpointPtr checkpoint =
+        virDomainCheckpointLookupByName(domain_.get(), base.c_str(), 0);
     if (checkpoint == nullptr) {
       return "the checkpoint " + base + " of domain " + options_.domain + " is missing";
     }
@@ -178,7 +184,7 @@ class RunningDomainSource final : public ChangeSource {
     backup += "</disks></domainbackup>";
     checkpoint += "</disks></domaincheckpoint>";
 
-    if (virDomainBackupBegin(domain_, backup.c_str(), checkpoint.c_str(), 0) < 0) {
+    if (virDomainBackupBegin(domain_.get(), backup.c_str(), checkpoint.c_str(), 0) < 0) {
       const auto error = libvirtError();
       removeRunDir();
       if (!base.empty()) {
@@ -212,7 +218,7 @@ class RunningDomainSource final : public ChangeSource {
   void endBackup() {
     if (!backupActive_) return;
     backupActive_ = false;
-    if (virDomainAbortJob(domain_) != 0) {
+    if (virDomainAbortJob(domain_.get()) != 0) {
       const auto error = libvirtError();
       removeRunDir();
       throw ImageError("cannot end the backup job of domain " + options_.domain + ": " + error);
@@ -225,7 +231,7 @@ class RunningDomainSource final : public ChangeSource {
   void waitForNoJob() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     virDomainJobInfo job{};
-    while (virDomainGetJobInfo(domain_, &job) == 0 && job.type != VIR_DOMAIN_JOB_NONE &&
+    while (virDomainGetJobInfo(domain_.get(), &job) == 0 && job.type != VIR_DOMAIN_JOB_NONE &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -234,8 +240,8 @@ class RunningDomainSource final : public ChangeSource {
   // A backup an agent killed mid-run left behind (its socket lies in our scratch directory).
   void abandonLeftoverBackup() {
     virDomainJobInfo job{};
-    if (virDomainGetJobInfo(domain_, &job) != 0 || job.type == VIR_DOMAIN_JOB_NONE) return;
-    char* xml = virDomainBackupGetXMLDesc(domain_, 0);
+    if (virDomainGetJobInfo(domain_.get(), &job) != 0 || job.type == VIR_DOMAIN_JOB_NONE) return;
+    char* xml = virDomainBackupGetXMLDesc(domain_.get(), 0);
     if (xml == nullptr) {
       throw ImageError("domain " + options_.domain +
                        " is busy with another job: " + libvirtError());
@@ -245,7 +251,7 @@ class RunningDomainSource final : public ChangeSource {
     if (description.find(xmlEscaped(options_.scratchDir.string())) == std::string::npos) {
       throw ImageError("domain " + options_.domain + " is in another tool's backup job");
     }
-    if (virDomainAbortJob(domain_) != 0) {
+    if (virDomainAbortJob(domain_.get()) != 0) {
       throw ImageError("cannot end a backup job an earlier run left on domain " + options_.domain +
                        ": " + libvirtError());
     }
@@ -255,7 +261,7 @@ class RunningDomainSource final : public ChangeSource {
   template <typename Predicate>
   void dropCheckpoints(Predicate drop) {
     virDomainCheckpointPtr* checkpoints = nullptr;
-    const int count = virDomainListAllCheckpoints(domain_, &checkpoints, 0);
+    const int count = virDomainListAllCheckpoints(domain_.get(), &checkpoints, 0);
     if (count < 0) {
       throw ImageError("cannot list the checkpoints of domain " + options_.domain + ": " +
                        libvirtError());
@@ -280,8 +286,9 @@ class RunningDomainSource final : public ChangeSource {
   }
 
   RunningDomainOptions options_;
-  virConnectPtr connection_ = nullptr;
-  virDomainPtr domain_ = nullptr;
+  // Declared before domain_: released after it.
+  std::unique_ptr<virConnect, ConnectionRelease> connection_;
+  std::unique_ptr<virDomain, DomainRelease> domain_;
   std::vector<std::string> allTargets_;
   std::vector<std::uint64_t> sizes_;
   std::filesystem::path runDir_;
