@@ -13,6 +13,7 @@
 //                                       run's CPU time were spread over every core without a gap
 //
 // Usage: replication [--size-mib N] [--changed-percent P] [--extent-kib K] [--compression-level L]
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,14 @@ double busyCpuSeconds() {
   stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
   return static_cast<double>(user + nice + system + irq + softirq + steal) /
          static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU time of this process (the agent and the SP run in it), in seconds.
+double ownCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 double secondsSince(Clock::time_point start) {
@@ -159,22 +168,29 @@ int main(int argc, char** argv) {
       "--extent-kib must be 1.." + std::to_string(warmsite::replication::kMaxExtentLength / 1024));
   agent.compressionLevel = compressionLevel;
 
-  // The source is in the page cache for both copies (qemu-img convert has just written it).
+  // The source is in the page cache for both copies (qemu-img convert has just written it), and
+  // written back: the agent's first step (adding a bitmap) flushes the image, which must not
+  // include the writeback of the bench's own conversion.
+  run({"sync", source.string()});
   double copyCpu = 0;
   const double copySeconds = nbdcopySeconds(source, dir / "nbdcopy-target.qcow2", size, copyCpu);
   const auto fullStart = Clock::now();
   const double fullCpuBefore = busyCpuSeconds();
+  const double ownCpuBefore = ownCpuSeconds();
   const auto full = warmsite::replication::replicate(agent, [&](const std::string& line) {
     std::printf("  %6.2f s  agent: %s\n", secondsSince(fullStart), line.c_str());
   });
   const double fullCpu = busyCpuSeconds() - fullCpuBefore;
+  const double ownCpu = ownCpuSeconds() - ownCpuBefore;
   const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
   std::filesystem::remove(dir / "nbdcopy-target.qcow2");
   std::printf("full: nbdcopy %.2f s (%.0f MB/s), agent -> SP %.2f s (%.0f MB/s), %llu bytes sent\n",
               copySeconds, size / copySeconds / 1e6, full.seconds, size / full.seconds / 1e6,
               static_cast<unsigned long long>(full.wireBytes));
-  std::printf("full: busy CPU %.2f s for nbdcopy, %.2f s for the agent run, on %.0f cores\n",
-              copyCpu, fullCpu, cores);
+  std::printf(
+      "full: busy CPU %.2f s for nbdcopy, %.2f s for the agent run (%.2f s of it in the agent and "
+      "the SP, their system calls included; the rest in their qemu-nbd), on %.0f cores\n",
+      copyCpu, fullCpu, ownCpu, cores);
 
   // Scattered writes of random data, 4 KiB .. 256 KiB each, until the changed share is reached.
   const auto pattern = dir / "site" / "pattern.bin";
