@@ -79,7 +79,8 @@ void writeRandom(const std::filesystem::path& path, std::uint64_t bytes, unsigne
 }
 
 // nbdcopy from a read-only export of `source` into a writable export of a new qcow2, both
-// served by qemu-nbd on unix sockets with the options the agent and the receiver use.
+// served by qemu-nbd on unix sockets with the options (and allocator settings) the agent and the
+// receiver use.
 // Returns the wall time and adds the machine's busy CPU time to `cpuSeconds`.
 double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem::path& target,
                       std::uint64_t size, double& cpuSeconds) {
@@ -90,9 +91,10 @@ double nbdcopySeconds(const std::filesystem::path& source, const std::filesystem
   const auto tag = std::to_string(getpid());
   const auto in = (dir / ("warmsite-bench-in-" + tag)).string();
   const auto out = (dir / ("warmsite-bench-out-" + tag)).string();
-  run({"qemu-nbd", "--fork", "--read-only", "-f", "qcow2", "-k", in, source});
-  run({"qemu-nbd", "--fork", "-f", "qcow2", "--discard=unmap", "--cache=none", "--aio=native", "-k",
-       out, target});
+  run({"env", warmsite::replication::qemuNbdAllocatorSettings(), "qemu-nbd", "--fork",
+       "--read-only", "-f", "qcow2", "-k", in, source});
+  run({"env", warmsite::replication::qemuNbdAllocatorSettings(), "qemu-nbd", "--fork", "-f",
+       "qcow2", "--discard=unmap", "--cache=none", "--aio=native", "-k", out, target});
   const auto start = Clock::now();
   const double cpuBefore = busyCpuSeconds();
   run({"nbdcopy", "--flush", "nbd+unix:///?socket=" + in, "nbd+unix:///?socket=" + out});

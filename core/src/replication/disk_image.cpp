@@ -201,6 +201,11 @@ Extent extentOf(std::uint16_t disk, const DiskRange& range, std::string&& data) 
   return extent;
 }
 
+std::string qemuNbdAllocatorSettings() {
+  // Requests up to 8 MiB come from the heap, and up to 64 MiB of freed heap stays mapped.
+  return "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=67108864";
+}
+
 NbdExport::NbdExport(const std::filesystem::path& image, const Options& options) : image_(image) {
   std::string pattern = (std::filesystem::temp_directory_path() / "warmsite-nbd-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) throw ImageError("cannot create a socket directory");
@@ -236,7 +241,14 @@ NbdExport::NbdExport(const std::filesystem::path& image, const Options& options)
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, "qemu-nbd", &actions, nullptr, argv.data(), environ);
+  std::vector<std::string> environment = {qemuNbdAllocatorSettings()};
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!std::string_view(*entry).starts_with("GLIBC_TUNABLES=")) environment.emplace_back(*entry);
+  }
+  std::vector<char*> envp;
+  for (auto& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  const int spawned = posix_spawnp(&pid, "qemu-nbd", &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
     std::filesystem::remove_all(socketDir_);

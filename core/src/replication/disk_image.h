@@ -73,6 +73,11 @@ struct DiskRange {
 // The extent that carries `range` of disk number `disk`: its bytes in `data`, none for zeroes.
 Extent extentOf(std::uint16_t disk, const DiskRange& range, std::string&& data);
 
+// The glibc allocator settings qemu-nbd runs with ("GLIBC_TUNABLES=..."). With its defaults, each
+// 1 MiB request buffer is a fresh mmap that the kernel faults in and zeroes page by page and then
+// unmaps: the largest single cost of a run's qemu-nbd processes.
+std::string qemuNbdAllocatorSettings();
+
 // One disk read or written through a connected libnbd handle: an image served by a qemu-nbd child
 // on a private unix socket (qemu-nbd leaves when the handle disconnects; the destructor kills it
 // if it has not), or an export another process serves.
