@@ -50,6 +50,10 @@ TEST_F(BadInputTest, EveryBadRequestIsRefusedClearlyAndChangesNothing) {
       // malformed bodies
       {"POST", "/api/v1/tenants", "{\"name\": \"x\",", 400, "not valid JSON"},
       {"POST", "/api/v1/tenants", "[1, 2]", 400, "JSON object"},
+      // a number beyond a double: the parser reports it apart from syntax errors
+      {"POST", "/api/v1/tenants",
+       R"({"name": "Globex", "password": "long-enough", "max_concurrent_tasks": 39E2927})", 400,
+       "number overflow"},
       {"POST", "/api/v1/tenants", "", 400, "JSON object body"},
       // bytes that are not UTF-8: the parse error quotes them, the answer must still be JSON
       {"POST", "/api/v1/tenants", "{\"name\": \"Glob\xff\xfe\", \"password\": \"long-enough\"}",

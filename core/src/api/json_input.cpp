@@ -9,7 +9,7 @@ JsonInput JsonInput::parse(const std::string& body) {
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors and numbers out of range
     throw badRequest(std::string("the body is not valid JSON: ") + e.what());
   }
   if (!value.is_object()) throw badRequest("the body must be a JSON object");
