@@ -176,8 +176,10 @@ struct FailoverRunner::Impl {
                                                      const domain::Replica& replica);
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
 
-  // Journals a VM's start (before its first plugin call). Durable: returns once committed.
-  void journal(SessionRun& run, const SessionVm& vm);
+  // Marks the VMs started (with `firstStep`, when given) and journals them in one transaction,
+  // before their first plugin call. Durable: returns them once committed.
+  std::vector<SessionVm> journalStarts(SessionRun& run, std::vector<SessionVm> vms,
+                                       const std::string& firstStep);
   // Keeps `vm` as the run's view of it (what finish() and the next steps read).
   void remember(SessionRun& run, const SessionVm& vm);
   // Progress inside a started VM (its next step, a retry): recorded without waiting, since a resume
@@ -185,16 +187,17 @@ struct FailoverRunner::Impl {
   void progress(SessionRun& run, const SessionVm& vm);
   // Waits until the VMs' end records are committed (before anything else writes their replicas).
   void awaitEndRecords(SessionRun& run);
-  // Runs `step` for one VM: journalled as running first, as done or failed after, the replica put
-  // in `onSuccess` or `onFailure`. Returns once the end record is submitted, not committed: its
-  // slot frees for the next VM, whose start record then shares the end record's transaction.
-  // `firstStep`, when given, is journalled with the VM's start (one journal write less).
+  // Runs `step` for one VM whose start is journalled, journalling it as done or failed after, the
+  // replica put in `onSuccess` or `onFailure`. Returns once the end record is submitted, not
+  // committed: its slot frees for the next VM, whose start record then shares its transaction.
   void runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess, ReplicaState onFailure,
-             const std::function<void(SessionVm&)>& step, const std::string& firstStep = {});
+             const std::function<void(SessionVm&)>& step);
   // Runs `job` for the unfinished VMs in boot order: at most `parallelism` at once, and with boot
-  // delays, VM n+1 not before VM n's delay passed since it started.
+  // delays, VM n+1 not before VM n's delay passed since it started. The VMs that may start at the
+  // same moment (free slots, no delay between them) are journalled as started together.
   void schedule(SessionRun& run, TaskContext& context, std::uint32_t parallelism, bool bootDelays,
-                const std::function<void(const SessionVm&)>& job);
+                const std::function<void(const SessionVm&)>& job,
+                const std::string& firstStep = {});
   // Runs `job` for the unfinished VMs in batches, pausing between batches (undo).
   void inBatches(SessionRun& run, TaskContext& context,
                  const std::function<void(const SessionVm&)>& job);
@@ -269,9 +272,17 @@ plugin::ComputeApi& FailoverRunner::Impl::computeFor(const SessionRun& run,
   return *compute;
 }
 
-void FailoverRunner::Impl::journal(SessionRun& run, const SessionVm& vm) {
-  journalWriter.record(run.session.tenantId, run.session.id, vm);
-  remember(run, vm);
+std::vector<SessionVm> FailoverRunner::Impl::journalStarts(SessionRun& run,
+                                                           std::vector<SessionVm> vms,
+                                                           const std::string& firstStep) {
+  for (auto& vm : vms) {
+    vm.state = SessionVmState::kRunning;
+    if (!firstStep.empty()) vm.step = firstStep;
+    if (!vm.startedUnix) vm.startedUnix = security::nowUnix();
+  }
+  journalWriter.recordAll(run.session.tenantId, run.session.id, vms);
+  for (const auto& vm : vms) remember(run, vm);
+  return vms;
 }
 
 void FailoverRunner::Impl::remember(SessionRun& run, const SessionVm& vm) {
@@ -288,12 +299,7 @@ void FailoverRunner::Impl::progress(SessionRun& run, const SessionVm& vm) {
 
 void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onSuccess,
                                  ReplicaState onFailure,
-                                 const std::function<void(SessionVm&)>& step,
-                                 const std::string& firstStep) {
-  vm.state = SessionVmState::kRunning;
-  if (!firstStep.empty()) vm.step = firstStep;
-  if (!vm.startedUnix) vm.startedUnix = security::nowUnix();
-  journal(run, vm);
+                                 const std::function<void(SessionVm&)>& step) {
   std::optional<ReplicaState> outcome;
   try {
     step(vm);
@@ -338,7 +344,9 @@ void FailoverRunner::Impl::awaitEndRecords(SessionRun& run) {
 
 void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
                                     std::uint32_t parallelism, bool bootDelays,
-                                    const std::function<void(const SessionVm&)>& job) {
+                                    const std::function<void(const SessionVm&)>& job,
+                                    const std::string& firstStep) {
+  const std::uint32_t limit = std::max<std::uint32_t>(parallelism, 1);
   std::mutex mutex;
   std::condition_variable changed;
   std::uint32_t active = 0;
@@ -350,12 +358,15 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       if (!finished(vm)) pending.push_back(vm);
     }
   }
-  bool cancelled = false;
-  for (const auto& vm : pending) {
+  std::exception_ptr stopped;  // cancelled, or a start could not be journalled
+  for (std::size_t next = 0; next < pending.size();) {
+    std::uint32_t free = 0;
     {
       std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return active < std::max<std::uint32_t>(parallelism, 1); });
+      changed.wait(lock, [&] { return active < limit; });
+      free = limit - active;
     }
+    std::vector<SessionVm> wave;
     try {
       if (nextStartAllowed) {
         context.sleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -363,30 +374,37 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
                      *nextStartAllowed - std::chrono::steady_clock::now())));
       }
       context.throwIfCancelled();
-    } catch (const TaskCancelled&) {
-      cancelled = true;
+      while (next < pending.size() && wave.size() < free) {
+        wave.push_back(pending[next++]);
+        if (!bootDelays) continue;
+        const auto delay = std::chrono::seconds(run.bootDelay(wave.back().replicaId));
+        nextStartAllowed = std::chrono::steady_clock::now() + delay;
+        if (delay.count() > 0) break;  // the next VM waits for this one's delay
+      }
+      wave = journalStarts(run, std::move(wave), firstStep);
+    } catch (...) {
+      stopped = std::current_exception();
       break;
     }
-    if (bootDelays)
-      nextStartAllowed =
-          std::chrono::steady_clock::now() + std::chrono::seconds(run.bootDelay(vm.replicaId));
     {
       std::lock_guard lock(mutex);
-      ++active;
+      active += static_cast<std::uint32_t>(wave.size());
     }
-    boost::asio::post(pool, [&, vm] {
-      job(vm);
-      std::lock_guard lock(mutex);
-      --active;
-      changed.notify_all();
-    });
+    for (const auto& vm : wave) {
+      boost::asio::post(pool, [&, vm] {
+        job(vm);
+        std::lock_guard lock(mutex);
+        --active;
+        changed.notify_all();
+      });
+    }
   }
   {
     std::unique_lock lock(mutex);
     changed.wait(lock, [&] { return active == 0; });
   }
   awaitEndRecords(run);
-  if (cancelled) throw TaskCancelled();
+  if (stopped) std::rethrow_exception(stopped);
 }
 
 void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
@@ -401,11 +419,15 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
   const std::size_t batch = std::max<std::uint32_t>(options.undoBatchSize, 1);
   for (std::size_t start = 0; start < pending.size(); start += batch) {
     if (start > 0) context.sleepFor(options.undoBatchPause);
+    const auto end =
+        pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + batch, pending.size()));
+    const auto started = journalStarts(
+        run, std::vector<SessionVm>(pending.begin() + static_cast<std::ptrdiff_t>(start), end), {});
     std::mutex mutex;
     std::condition_variable done;
-    std::size_t left = std::min(batch, pending.size() - start);
-    for (std::size_t i = start; i < start + std::min(batch, pending.size() - start); ++i) {
-      boost::asio::post(pool, [&, vm = pending[i]] {
+    std::size_t left = started.size();
+    for (const auto& vm : started) {
+      boost::asio::post(pool, [&, vm] {
         job(vm);
         std::lock_guard lock(mutex);
         --left;
@@ -422,56 +444,60 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
   const bool full = run.session.kind == SessionKind::kFailover;
   if (full && run.plan && !runScript(run, run.plan->preScript, kPreScriptMarker)) return;
   const auto parallelism = run.plan ? run.plan->parallelism : 1;
-  schedule(run, context, parallelism, true, [&](const SessionVm& scheduled) {
-    runVm(
-        run, scheduled, ReplicaState::kFailover, ReplicaState::kFailoverFailed,
-        [&](SessionVm& vm) {
-          const auto& replica = run.replica(vm.replicaId);
-          auto& compute = computeFor(run, replica);
-          // Only a VM in flight when the daemon stopped may be up already; the others are read
-          // by the calls themselves (a VM someone else started refuses the revert).
-          if (run.interrupted.contains(vm.replicaId)) {
-            const auto machine = call(
-                "read " + replica.name, run, vm, context,
-                [&](const plugin::CallContext& ctx) { return compute.machine(replica.id, ctx); });
-            if (machine.power == plugin::PowerState::kOn) return;
-          }
-          if (vm.restorePointId.empty()) throw TaskFailed("no restore point to boot");
-          if (domain::isReplicatedRestorePoint(vm.restorePointId)) {
-            requireDiskData(run, replica);
-            bootReplicatedData(replica, vm.restorePointId);
-            const auto disks = replicatedDisks(replica);
-            call("boot " + replica.name + " from its replicated data", run, vm, context,
-                 [&](const plugin::CallContext& ctx) {
-                   return compute.useDiskData(replica.id, disks, ctx);
-                 });
-          } else {
-            // A point of the host's own: its volumes boot, not data files an earlier failover to
-            // a replicated point attached.
-            if (!data.diskFiles(replica.tenantId, replica.id).empty() &&
-                cloudHosts.abiMinor(run.cloudHostOf.at(replica.subscriptionId)) >= 1) {
-              call("boot " + replica.name + " from its own volumes", run, vm, context,
-                   [&](const plugin::CallContext& ctx) -> plugin::Status {
-                     auto detached = compute.useDiskData(replica.id, {}, ctx);
-                     // A host that cannot attach data files has none attached.
-                     if (!detached.ok() &&
-                         detached.error().code == plugin::ErrorCode::kUnimplemented)
-                       return {};
-                     return detached;
-                   });
-            }
-            call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
-                 [&](const plugin::CallContext& ctx) {
-                   return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
-                 });
-          }
-          vm.step = "power_on";
-          progress(run, vm);
-          call("power on " + replica.name, run, vm, context,
-               [&](const plugin::CallContext& ctx) { return compute.powerOn(replica.id, ctx); });
-        },
-        "revert");
-  });
+  schedule(
+      run, context, parallelism, true,
+      [&](const SessionVm& scheduled) {
+        runVm(run, scheduled, ReplicaState::kFailover, ReplicaState::kFailoverFailed,
+              [&](SessionVm& vm) {
+                const auto& replica = run.replica(vm.replicaId);
+                auto& compute = computeFor(run, replica);
+                // Only a VM in flight when the daemon stopped may be up already; the others are
+                // read by the calls themselves (a VM someone else started refuses the revert).
+                if (run.interrupted.contains(vm.replicaId)) {
+                  const auto machine = call("read " + replica.name, run, vm, context,
+                                            [&](const plugin::CallContext& ctx) {
+                                              return compute.machine(replica.id, ctx);
+                                            });
+                  if (machine.power == plugin::PowerState::kOn) return;
+                }
+                if (vm.restorePointId.empty()) throw TaskFailed("no restore point to boot");
+                if (domain::isReplicatedRestorePoint(vm.restorePointId)) {
+                  requireDiskData(run, replica);
+                  bootReplicatedData(replica, vm.restorePointId);
+                  const auto disks = replicatedDisks(replica);
+                  call("boot " + replica.name + " from its replicated data", run, vm, context,
+                       [&](const plugin::CallContext& ctx) {
+                         return compute.useDiskData(replica.id, disks, ctx);
+                       });
+                } else {
+                  // A point of the host's own: its volumes boot, not data files an earlier failover
+                  // to a replicated point attached.
+                  if (!data.diskFiles(replica.tenantId, replica.id).empty() &&
+                      cloudHosts.abiMinor(run.cloudHostOf.at(replica.subscriptionId)) >= 1) {
+                    call("boot " + replica.name + " from its own volumes", run, vm, context,
+                         [&](const plugin::CallContext& ctx) -> plugin::Status {
+                           auto detached = compute.useDiskData(replica.id, {}, ctx);
+                           // A host that cannot attach data files has none attached.
+                           if (!detached.ok() &&
+                               detached.error().code == plugin::ErrorCode::kUnimplemented)
+                             return {};
+                           return detached;
+                         });
+                  }
+                  call("revert " + replica.name + " to " + vm.restorePointId, run, vm, context,
+                       [&](const plugin::CallContext& ctx) {
+                         return compute.revertToRestorePoint(replica.id, vm.restorePointId, ctx);
+                       });
+                }
+                vm.step = "power_on";
+                progress(run, vm);
+                call("power on " + replica.name, run, vm, context,
+                     [&](const plugin::CallContext& ctx) {
+                       return compute.powerOn(replica.id, ctx);
+                     });
+              });
+      },
+      "revert");
   if (full) {
     applyEdges(run, context);
     if (run.plan) runScript(run, run.plan->postScript, kPostScriptMarker);

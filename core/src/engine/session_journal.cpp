@@ -33,6 +33,21 @@ std::future<void> SessionJournal::submit(const std::string& tenantId, const std:
   return committed;
 }
 
+void SessionJournal::recordAll(const std::string& tenantId, const std::string& sessionId,
+                               const std::vector<domain::SessionVm>& vms) {
+  std::vector<std::future<void>> committed;
+  {
+    std::lock_guard lock(mutex_);  // the writer takes them all in one batch
+    for (const auto& vm : vms) {
+      auto entry = std::make_shared<Entry>(Entry{tenantId, sessionId, vm, std::nullopt, {}, {}});
+      committed.push_back(entry->committed.get_future());
+      queue_.push_back(std::move(entry));
+    }
+    pending_.notify_one();
+  }
+  for (auto& record : committed) record.get();
+}
+
 void SessionJournal::note(const std::string& tenantId, const std::string& sessionId,
                           const domain::SessionVm& vm) {
   auto entry = std::make_shared<Entry>(Entry{tenantId, sessionId, vm, std::nullopt, {}, {}});

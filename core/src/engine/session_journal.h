@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "domain/entities.h"
 #include "store/store.h"
@@ -36,6 +37,9 @@ class SessionJournal {
               const std::string& replicaError = {}) {
     submit(tenantId, sessionId, vm, replicaState, replicaError).get();
   }
+  // Records several VMs of one session in one transaction, blocking until committed.
+  void recordAll(const std::string& tenantId, const std::string& sessionId,
+                 const std::vector<domain::SessionVm>& vms);
   // The same without waiting, for progress between two durable records (the next step's name, a
   // retry): a crash may lose it, and a resume needs only the records around it. Committed in order
   // with the others, so a later record is never overwritten by it.
