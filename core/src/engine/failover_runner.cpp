@@ -419,10 +419,9 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
   const std::size_t batch = std::max<std::uint32_t>(options.undoBatchSize, 1);
   for (std::size_t start = 0; start < pending.size(); start += batch) {
     if (start > 0) context.sleepFor(options.undoBatchPause);
-    const auto end =
-        pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + batch, pending.size()));
-    const auto started = journalStarts(
-        run, std::vector<SessionVm>(pending.begin() + static_cast<std::ptrdiff_t>(start), end), {});
+    const auto first = pending.begin() + static_cast<std::ptrdiff_t>(start);
+    const auto last = first + static_cast<std::ptrdiff_t>(std::min(batch, pending.size() - start));
+    const auto started = journalStarts(run, {first, last}, {});
     std::mutex mutex;
     std::condition_variable done;
     std::size_t left = started.size();

@@ -30,17 +30,11 @@ class SessionJournal {
                            const domain::SessionVm& vm,
                            std::optional<domain::ReplicaState> replicaState = std::nullopt,
                            const std::string& replicaError = {});
-  // The same, blocking until committed; rethrows the store's error.
-  void record(const std::string& tenantId, const std::string& sessionId,
-              const domain::SessionVm& vm,
-              std::optional<domain::ReplicaState> replicaState = std::nullopt,
-              const std::string& replicaError = {}) {
-    submit(tenantId, sessionId, vm, replicaState, replicaError).get();
-  }
-  // Records several VMs of one session in one transaction, blocking until committed.
+  // Records several VMs of one session in one transaction, blocking until committed; rethrows the
+  // store's error.
   void recordAll(const std::string& tenantId, const std::string& sessionId,
                  const std::vector<domain::SessionVm>& vms);
-  // The same without waiting, for progress between two durable records (the next step's name, a
+  // Records `vm` without waiting, for progress between two durable records (the next step's name, a
   // retry): a crash may lose it, and a resume needs only the records around it. Committed in order
   // with the others, so a later record is never overwritten by it.
   void note(const std::string& tenantId, const std::string& sessionId, const domain::SessionVm& vm);
