@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -92,6 +93,50 @@ TEST_F(StoreTest, TenantNamesAreUniqueAndAFailedWriteChangesNothing) {
   const auto tenants = store->read([](Transaction& tx) { return tx.listTenants(); });
   ASSERT_EQ(tenants.size(), 1u);
   EXPECT_EQ(tenants[0].name, "Acme");
+}
+
+// Writes queued together are committed in one transaction (group commit), yet each is atomic on
+// its own: one that fails leaves nothing behind and takes no other write with it.
+TEST_F(StoreTest, WritesCommittedTogetherSucceedOrFailEachOnItsOwn) {
+  auto store = openSqliteStore(path_);
+  std::promise<void> release;
+  // The writer is held in a first write, so the next ones queue behind it and form one batch.
+  auto holder = store->submitWrite([gate = release.get_future().share()](Transaction& tx) {
+    gate.wait();
+    tx.insertTenant(tenant("First"));
+  });
+  auto acme = store->submitWrite([](Transaction& tx) { tx.insertTenant(tenant("Acme")); });
+  auto halfDone = store->submitWrite([](Transaction& tx) {
+    tx.insertTenant(tenant("Globex"));
+    throw std::runtime_error("refused after its first insert");
+  });
+  auto duplicate = store->submitWrite([](Transaction& tx) { tx.insertTenant(tenant("ACME")); });
+  auto initech = store->submitWrite([](Transaction& tx) { tx.insertTenant(tenant("Initech")); });
+  release.set_value();
+
+  holder.get();
+  acme.get();
+  EXPECT_THROW(halfDone.get(), std::runtime_error);
+  try {
+    duplicate.get();
+    FAIL() << "duplicate tenant name accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kConflict);
+  }
+  initech.get();
+  std::set<std::string> names;
+  for (const auto& t : store->read([](Transaction& tx) { return tx.listTenants(); }))
+    names.insert(t.name);
+  EXPECT_EQ(names, (std::set<std::string>{"First", "Acme", "Initech"}));  // no Globex
+}
+
+TEST_F(StoreTest, AWriteInsideAWriteIsRefusedInsteadOfWaitingForItself) {
+  auto store = openSqliteStore(path_);
+  EXPECT_THROW(store->write([&](Transaction&) { store->write([](Transaction&) {}); }),
+               std::logic_error);
+  // The store goes on writing.
+  store->write([](Transaction& tx) { tx.insertTenant(tenant("Acme")); });
+  EXPECT_EQ(store->read([](Transaction& tx) { return tx.listTenants(); }).size(), 1u);
 }
 
 TEST_F(StoreTest, ForeignKeysAreEnforced) {

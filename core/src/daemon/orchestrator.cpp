@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@ OrchestratorOptions embeddedOptions(std::filesystem::path dataDir, std::filesyst
 }
 
 Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(options)) {
+  // Peers vanish mid-write (a killed libvirtd, an agent, an API client): the write must fail, not
+  // end the daemon (libvirt and OpenSSL write to sockets with write(2), which raises SIGPIPE).
+  signal(SIGPIPE, SIG_IGN);
   std::filesystem::create_directories(options_.dataDir);
   const auto dataDir = std::filesystem::absolute(options_.dataDir);
 

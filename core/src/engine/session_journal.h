@@ -1,17 +1,12 @@
 #pragma once
 // The journal of failover sessions: each VM step is recorded before and after its plugin call.
-// Many VMs step at once (a global pool, many sessions), so records from all threads are committed
-// together, one transaction per batch (group commit): a caller returns only once its record is
+// Many VMs step at once (a global pool, many sessions); the store commits the records queued at the
+// same moment in one transaction (its group commit), so a caller returns only once its record is
 // durable, but a thousand VMs do not cost a thousand transactions.
 
-#include <condition_variable>
-#include <deque>
 #include <future>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "domain/entities.h"
@@ -21,11 +16,10 @@ namespace warmsite::engine {
 
 class SessionJournal {
  public:
-  explicit SessionJournal(store::Store& store);
-  ~SessionJournal();
+  explicit SessionJournal(store::Store& store) : store_(store) {}
 
   // Records `vm` in its session and, when given, the replica's new state and error. The future
-  // is ready once committed, and holds the store's error when the batch failed.
+  // is ready once committed, and holds the store's error when the record failed.
   std::future<void> submit(const std::string& tenantId, const std::string& sessionId,
                            const domain::SessionVm& vm,
                            std::optional<domain::ReplicaState> replicaState = std::nullopt,
@@ -40,23 +34,7 @@ class SessionJournal {
   void note(const std::string& tenantId, const std::string& sessionId, const domain::SessionVm& vm);
 
  private:
-  struct Entry {
-    std::string tenantId;
-    std::string sessionId;
-    domain::SessionVm vm;
-    std::optional<domain::ReplicaState> replicaState;
-    std::string replicaError;
-    std::promise<void> committed;
-  };
-
-  void writerLoop();
-
   store::Store& store_;
-  std::mutex mutex_;
-  std::condition_variable pending_;
-  std::deque<std::shared_ptr<Entry>> queue_;
-  bool stopping_ = false;
-  std::thread writer_;
 };
 
 }  // namespace warmsite::engine

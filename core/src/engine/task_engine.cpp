@@ -115,8 +115,11 @@ void TaskEngine::schedulerLoop() {
     }
     more = tasks.size() == free;  // a full round: more may be waiting
     std::lock_guard lock(mutex_);
-    for (auto& task : tasks) claimed_.push_back(std::move(task));
-    work_.notify_all();
+    // One idle worker per task: waking them all would cost every idle worker a context switch.
+    for (auto& task : tasks) {
+      claimed_.push_back(std::move(task));
+      work_.notify_one();
+    }
   }
 }
 

@@ -71,9 +71,8 @@ class ConnectionPool {
   std::unique_ptr<Connection> acquire();
   void release(std::unique_ptr<Connection> db);
   const SqliteOptions& options() const noexcept { return options_; }
-  // Held by every write transaction of this process, from before BEGIN IMMEDIATE to its end:
-  // writers of one process queue here instead of in SQLite's busy handler, which sleeps (up to
-  // 100 ms a turn) between polls of the file lock.
+  // Held by the writer thread's transactions from before BEGIN IMMEDIATE to their end; the
+  // checkpointer takes it to finish a checkpoint with writers held off.
   std::mutex& writerMutex() noexcept { return writerMutex_; }
 
  private:

@@ -3,6 +3,11 @@
 #include "store/migrations.h"
 #include "store/sqlite_transaction.h"
 
+#include <algorithm>
+#include <deque>
+#include <future>
+#include <stdexcept>
+
 namespace warmsite::store {
 
 namespace sqlite {
@@ -41,19 +46,129 @@ void SqliteTransaction::commit() {
   done_ = true;
 }
 
+void SqliteTransaction::savepoint() {
+  guarded("begin a write", [&] { run(*db_, "SAVEPOINT work"); });
+}
+
+void SqliteTransaction::releaseSavepoint() {
+  guarded("end a write", [&] { run(*db_, "RELEASE work"); });
+}
+
+void SqliteTransaction::rollbackToSavepoint() {
+  guarded("undo a write", [&] {
+    run(*db_, "ROLLBACK TO work");
+    run(*db_, "RELEASE work");
+  });
+}
+
 std::unique_ptr<TenantScope> SqliteTransaction::tenant(const std::string& tenantId) {
   return std::make_unique<SqliteTenantScope>(*db_, tenantId);
 }
 
 namespace {
 
+// The store's one writer: it takes every write queued meanwhile and commits them in one
+// transaction, each in a savepoint of its own. Writers that arrive together (API requests, the
+// failover journal, the task engine) then cost one lock hand-over and one commit, not one each,
+// and none waits for a thread that holds the lock but is not running.
+class WriteQueue {
+ public:
+  explicit WriteQueue(ConnectionPool& pool) : pool_(pool), writer_([this] { writerLoop(); }) {}
+  ~WriteQueue() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      pending_.notify_one();
+    }
+    writer_.join();
+  }
+
+  std::future<void> submit(std::function<void(Transaction&)> work) {
+    if (std::this_thread::get_id() == writer_.get_id())
+      throw std::logic_error("a store write inside a store write would wait for itself");
+    Item item{std::move(work), {}};
+    auto done = item.done.get_future();
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(item));
+    pending_.notify_one();
+    return done;
+  }
+
+ private:
+  static constexpr std::size_t kMaxBatch = 256;  // bounds the wait of a batch's first work
+  struct Item {
+    std::function<void(Transaction&)> work;
+    std::promise<void> done;
+  };
+
+  void writerLoop() {
+    while (true) {
+      std::vector<Item> batch;
+      {
+        std::unique_lock lock(mutex_);
+        pending_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, nothing left
+        const auto count = std::min(queue_.size(), kMaxBatch);
+        for (std::size_t i = 0; i < count; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      commit(batch);
+    }
+  }
+
+  void commit(std::vector<Item>& batch) {
+    std::vector<std::exception_ptr> errors(batch.size());
+    try {
+      SqliteTransaction tx(pool_, true);
+      if (batch.size() == 1) {
+        batch.front().work(tx);  // alone: its exception rolls the transaction back
+      } else {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          tx.savepoint();
+          try {
+            batch[i].work(tx);
+          } catch (...) {
+            errors[i] = std::current_exception();
+            // Fails when SQLite already rolled the whole transaction back (a full disk, an I/O
+            // error): then the batch fails with this error.
+            tx.rollbackToSavepoint();
+            continue;
+          }
+          tx.releaseSavepoint();
+        }
+      }
+      tx.commit();
+    } catch (...) {
+      for (auto& error : errors) {
+        if (!error) error = std::current_exception();
+      }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (errors[i]) {
+        batch[i].done.set_exception(errors[i]);
+      } else {
+        batch[i].done.set_value();
+      }
+    }
+  }
+
+  ConnectionPool& pool_;
+  std::mutex mutex_;
+  std::condition_variable pending_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(const std::filesystem::path& path, const SqliteOptions& options)
-      : pool_(path, options) {}
+      : pool_(path, options), writes_(pool_) {}
 
-  std::unique_ptr<Transaction> beginWrite() override {
-    return std::make_unique<SqliteTransaction>(pool_, true);
+  std::future<void> submitWrite(std::function<void(Transaction&)> work) override {
+    return writes_.submit(std::move(work));
   }
   std::unique_ptr<Transaction> beginRead() override {
     return std::make_unique<SqliteTransaction>(pool_, false);
@@ -70,6 +185,7 @@ class SqliteStore final : public Store {
 
  private:
   ConnectionPool pool_;
+  WriteQueue writes_;  // after pool_: stopped before it
 };
 
 }  // namespace

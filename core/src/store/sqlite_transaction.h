@@ -80,6 +80,11 @@ class SqliteTransaction final : public Transaction {
   SqliteTransaction(ConnectionPool& pool, bool write);
   ~SqliteTransaction() override;
   void commit() override;
+  // One work of a group commit: its writes are kept (release) or undone (rollbackToSavepoint)
+  // without touching the others'.
+  void savepoint();
+  void releaseSavepoint();
+  void rollbackToSavepoint();
 
   std::unique_ptr<TenantScope> tenant(const std::string& tenantId) override;
 

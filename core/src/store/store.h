@@ -1,13 +1,16 @@
 #pragma once
 // Persistence behind one interface. SQLite is the embedded default (sqlite_store.h); the same
 // interface is meant for PostgreSQL (allocation with FOR UPDATE SKIP LOCKED) when several daemons
-// share state. One request = one transaction: a handler opens it, calls the repositories, commits.
+// share state. One request = one write: a handler's work runs atomically (its own savepoint in the
+// writer's group commit, see Store::submitWrite) and is durable when write() returns.
 //
 // Tenant data is reached only through TenantScope, which carries the tenant id into every query:
 // a handler cannot forget the filter, because it never writes one. Provider-scope methods on
 // Transaction serve SP administrators, who see every tenant.
 
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -246,25 +249,26 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // A write transaction holds the write lock from its first statement (SQLite: BEGIN IMMEDIATE),
-  // so a read-then-write never fails half-way on a lock upgrade.
-  virtual std::unique_ptr<Transaction> beginWrite() = 0;
+  // Queues `work` for the store's writer, which commits what is queued together (group commit):
+  // each work is atomic on its own (an exception undoes its writes and no other's) and sees the
+  // writes queued before it. The future is ready once the work is durable, and holds its
+  // exception (or the commit's) otherwise. `work` must own what it uses unless the caller waits.
+  virtual std::future<void> submitWrite(std::function<void(Transaction&)> work) = 0;
   // A read transaction sees one consistent snapshot.
   virtual std::unique_ptr<Transaction> beginRead() = 0;
 
   virtual int schemaVersion() = 0;
 
-  // Runs `work` in a write transaction and commits it; an exception rolls everything back.
+  // Runs `work` as a write (above) and waits until it is durable; rethrows its exception.
   template <typename Work>
   auto write(Work&& work) {
-    auto tx = beginWrite();
-    if constexpr (std::is_void_v<decltype(work(*tx))>) {
-      work(*tx);
-      tx->commit();
+    using Result = std::invoke_result_t<Work&, Transaction&>;
+    if constexpr (std::is_void_v<Result>) {
+      submitWrite([&](Transaction& tx) { work(tx); }).get();
     } else {
-      auto result = work(*tx);
-      tx->commit();
-      return result;
+      std::optional<Result> result;
+      submitWrite([&](Transaction& tx) { result.emplace(work(tx)); }).get();
+      return std::move(*result);
     }
   }
 
