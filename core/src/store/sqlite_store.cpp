@@ -146,10 +146,12 @@ class WriteQueue {
       }
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
+      // Released at once: the caller, not this thread, should be the last to hold an exception.
+      auto done = std::move(batch[i].done);
       if (errors[i]) {
-        batch[i].done.set_exception(errors[i]);
+        done.set_exception(std::move(errors[i]));
       } else {
-        batch[i].done.set_value();
+        done.set_value();
       }
     }
   }

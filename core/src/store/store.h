@@ -246,6 +246,8 @@ class Transaction {
 };
 
 class Store {
+  struct WorkFailed {};  // see write()
+
  public:
   virtual ~Store() = default;
 
@@ -260,16 +262,31 @@ class Store {
   virtual int schemaVersion() = 0;
 
   // Runs `work` as a write (above) and waits until it is durable; rethrows its exception.
+  // The work's own exception is handed over in this frame, not through the future: the writer
+  // thread then keeps no reference to it, and it is freed on the thread that handles it.
   template <typename Work>
   auto write(Work&& work) {
     using Result = std::invoke_result_t<Work&, Transaction&>;
-    if constexpr (std::is_void_v<Result>) {
-      submitWrite([&](Transaction& tx) { work(tx); }).get();
-    } else {
-      std::optional<Result> result;
-      submitWrite([&](Transaction& tx) { result.emplace(work(tx)); }).get();
-      return std::move(*result);
+    std::optional<std::conditional_t<std::is_void_v<Result>, bool, Result>> result;
+    std::exception_ptr failure;
+    auto done = submitWrite([&](Transaction& tx) {
+      try {
+        if constexpr (std::is_void_v<Result>) {
+          work(tx);
+        } else {
+          result.emplace(work(tx));
+        }
+      } catch (...) {
+        failure = std::current_exception();
+        throw WorkFailed{};  // rolls the work back
+      }
+    });
+    try {
+      done.get();
+    } catch (const WorkFailed&) {
+      std::rethrow_exception(failure);
     }
+    if constexpr (!std::is_void_v<Result>) return std::move(*result);
   }
 
   template <typename Work>
