@@ -77,10 +77,11 @@ TEST_F(ApiTest, RepeatedFailuresLockTheAccountForAWhile) {
 }
 
 TEST_F(ApiTest, TokensExpire) {
-  restart([](daemon::OrchestratorOptions& o) { o.auth.tokenLifetime = std::chrono::seconds(1); });
+  // Two seconds: expiry is kept in whole seconds, so a token lives at least one full second.
+  restart([](daemon::OrchestratorOptions& o) { o.auth.tokenLifetime = std::chrono::seconds(2); });
   auto sp = admin();
   EXPECT_STATUS(sp.get("/api/v1/tenants"), 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   auto expired = sp.get("/api/v1/tenants");
   EXPECT_STATUS(expired, 401);
   EXPECT_THAT(expired.json()["message"].get<std::string>(), HasSubstr("expired"));

@@ -59,12 +59,14 @@ LoginResult Authenticator::login(const std::string& name, const std::string& pas
     current->failedLogins = 0;
     current->lockedUntilUnix.reset();
     tx.updateAccount(*current);
-    tx.deleteExpiredSessions(now);
+    // The token's life starts now, not before the (deliberately slow) password check.
+    const auto issued = nowUnix();
+    tx.deleteExpiredSessions(issued);
     LoginResult result;
     result.token = base64UrlEncode(randomBytes(32));
-    result.expiresUnix = now + policy_.tokenLifetime.count();
+    result.expiresUnix = issued + policy_.tokenLifetime.count();
     result.account = *current;
-    tx.insertSession({tokenHash(result.token), current->id, now, result.expiresUnix});
+    tx.insertSession({tokenHash(result.token), current->id, issued, result.expiresUnix});
     return result;
   });
 }
