@@ -173,7 +173,15 @@ auto LibvirtPlugin::guarded(const char* operation, const plugin::CallContext& ct
                              std::string(operation) + ": the call's deadline has passed");
   }
   try {
-    return run();
+    auto result = run();
+    // A call that broke on the wire ("Cannot write data: Broken pipe") says which host is gone.
+    if (!result.ok() && result.error().code == plugin::ErrorCode::kUnavailable &&
+        result.error().message.find(config_.uri) == std::string::npos) {
+      auto error = std::move(result).error();
+      error.message += " (libvirt host " + config_.uri + ")";
+      return error;
+    }
+    return result;
   } catch (const std::exception& e) {
     return plugin::makeError(plugin::ErrorCode::kInternal,
                              std::string(operation) + " failed: " + e.what());

@@ -61,6 +61,10 @@ CachedStatement::~CachedStatement() {
 
 ConnectionPool::ConnectionPool(std::filesystem::path path, SqliteOptions options)
     : path_(std::move(path)), options_(std::move(options)) {
+  // SQLite counts every allocation under one process-wide mutex unless told not to; the counts
+  // are never read here. Refused (harmlessly) once SQLite is initialized: the first pool decides.
+  static std::once_flag memoryStatistics;
+  std::call_once(memoryStatistics, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   checkpointer_ = std::thread([this] { checkpointLoop(); });
 }
 
@@ -76,8 +80,11 @@ ConnectionPool::~ConnectionPool() {
 std::unique_ptr<Connection> ConnectionPool::open() {
   return guarded("open store " + path_.string(), [&] {
     auto db =
-        std::make_unique<Connection>(path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
-                                     static_cast<int>(options_.busyTimeout.count()));
+        // NOMUTEX: a connection is used by one thread at a time (the pool's), so its own mutex
+        // would only cost.
+        std::make_unique<Connection>(
+            path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
+            static_cast<int>(options_.busyTimeout.count()));
     db->exec("PRAGMA foreign_keys = ON");     // per connection: SQLite's default is off
     db->exec("PRAGMA synchronous = NORMAL");  // WAL + NORMAL: durable across process crashes
     // Replaces SQLite's autocheckpoint: checkpointLoop does it.
@@ -96,6 +103,14 @@ std::unique_ptr<Connection> ConnectionPool::acquire() {
     }
   }
   return open();
+}
+
+std::unique_ptr<Connection> ConnectionPool::acquireWriter() {
+  return writer_ ? std::move(writer_) : open();
+}
+
+void ConnectionPool::releaseWriter(std::unique_ptr<Connection> db) {
+  writer_ = std::move(db);
 }
 
 int ConnectionPool::onWalCommit(void* pool, sqlite3* db, const char*, int pages) {

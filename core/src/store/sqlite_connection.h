@@ -70,13 +70,20 @@ class ConnectionPool {
 
   std::unique_ptr<Connection> acquire();
   void release(std::unique_ptr<Connection> db);
+  // The connection of write transactions, taken and given back with writerMutex() held: one
+  // connection whose cache holds the write statements, instead of whichever idle one was last
+  // released (whose statements the writer would prepare again).
+  std::unique_ptr<Connection> acquireWriter();
+  void releaseWriter(std::unique_ptr<Connection> db);
   const SqliteOptions& options() const noexcept { return options_; }
   // Held by the writer thread's transactions from before BEGIN IMMEDIATE to their end; the
   // checkpointer takes it to finish a checkpoint with writers held off.
   std::mutex& writerMutex() noexcept { return writerMutex_; }
 
  private:
-  static constexpr std::size_t kMaxIdle = 64;    // at least the threads that use the store at once
+  // Above the threads that use the store at once (HTTP and engine workers): a connection closed
+  // for want of room is opened and its statements prepared again at the next burst.
+  static constexpr std::size_t kMaxIdle = 256;
   static constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
   static constexpr int kCheckpointPagesInline = 3 * kCheckpointPages;
 
@@ -90,6 +97,7 @@ class ConnectionPool {
   std::mutex mutex_;
   std::mutex writerMutex_;
   std::vector<std::unique_ptr<Connection>> idle_;
+  std::unique_ptr<Connection> writer_;        // with writerMutex_
   std::condition_variable checkpointWanted_;  // with mutex_
   bool wantCheckpoint_ = false;
   bool stopping_ = false;

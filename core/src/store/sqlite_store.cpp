@@ -25,7 +25,7 @@ void run(Connection& db, const std::string& sql) {
 SqliteTransaction::SqliteTransaction(ConnectionPool& pool, bool write)
     : pool_(pool),
       writer_(write ? std::unique_lock(pool.writerMutex()) : std::unique_lock<std::mutex>()),
-      db_(pool.acquire()) {
+      db_(write ? pool.acquireWriter() : pool.acquire()) {
   guarded(write ? "begin a write transaction" : "begin a read transaction",
           [&] { run(*db_, write ? "BEGIN IMMEDIATE" : "BEGIN"); });
 }
@@ -38,7 +38,11 @@ SqliteTransaction::~SqliteTransaction() {
       // Nothing to roll back (the transaction already ended); the connection is still usable.
     }
   }
-  pool_.release(std::move(db_));
+  if (writer_) {
+    pool_.releaseWriter(std::move(db_));
+  } else {
+    pool_.release(std::move(db_));
+  }
 }
 
 void SqliteTransaction::commit() {
