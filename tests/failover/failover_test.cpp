@@ -327,5 +327,43 @@ TEST_F(FailoverTest, MaintenanceRefusesANewFailoverButNotItsUndo) {
   EXPECT_EQ(run("/api/v1/failover-plans/" + plan + "/undo")["state"], "completed");
 }
 
+TEST_F(FailoverTest, ATaskStartsAtOnceWhenAWorkerIsFreeAndWaitsWhileItsTenantIsAtItsLimit) {
+  environment({{"latency_ms", {{"power_on", 400}}}});
+  const auto ids = replicas(2);
+  ASSERT_STATUS(
+      sp_->request("PATCH", "/api/v1/tenants/" + tenantId_, R"({"max_concurrent_tasks": 1})"), 200);
+  // Idle workers, nothing queued: the task is committed running, not left for the scheduler.
+  auto first =
+      acme_->post("/api/v1/replicas/" + ids[1] + "/restore-points", nlohmann::json::object());
+  ASSERT_STATUS(first, 202);
+  EXPECT_EQ(first.json()["task"]["state"], "running");
+  EXPECT_EQ(waitTask(*acme_, first.json()["task"]["id"])["state"], "succeeded");
+
+  // The failover holds Acme's one task slot while its VM powers on: the next task waits queued.
+  auto failover = acme_->post("/api/v1/failover-plans/" + failoverPlan({ids[0]}) + "/failover",
+                              nlohmann::json::object());
+  ASSERT_STATUS(failover, 202);
+  auto waiting =
+      acme_->post("/api/v1/replicas/" + ids[1] + "/restore-points", nlohmann::json::object());
+  ASSERT_STATUS(waiting, 202);
+  EXPECT_EQ(waiting.json()["task"]["state"], "queued");
+  const std::string waitingTask = waiting.json()["task"]["id"];
+  EXPECT_EQ(acme_->get("/api/v1/tasks/" + waitingTask).json()["state"], "queued");
+  EXPECT_EQ(waitTask(*acme_, failover.json()["task_id"])["state"], "succeeded");
+  EXPECT_EQ(waitTask(*acme_, waitingTask)["state"], "succeeded");  // its turn came
+
+  // The start of a session and its audit entry commit together: one entry, with its outcome.
+  const auto audit = sp_->get("/api/v1/audit?limit=50").json()["entries"];
+  int failoverEntries = 0;
+  for (const auto& entry : audit) {
+    if (entry["path"].get<std::string>().ends_with("/failover")) {
+      ++failoverEntries;
+      EXPECT_EQ(entry["status"], 202);
+      EXPECT_EQ(entry["actor"], "Acme");
+    }
+  }
+  EXPECT_EQ(failoverEntries, 1) << audit.dump();
+}
+
 }  // namespace
 }  // namespace warmsite::apitest

@@ -58,7 +58,8 @@ domain::Tenant visibleTenant(ApiRequest& request, store::Transaction& tx,
   return *tenant;
 }
 
-domain::Task queueTask(store::Transaction& tx, const ApiRequest& request, const std::string& kind,
+domain::Task queueTask(store::Transaction& tx, const ApiRequest& request,
+                       engine::TaskAdmission& admission, const std::string& kind,
                        const std::string& targetId, const std::string& tenantId) {
   domain::Task task;
   task.id = domain::newId("task");
@@ -67,6 +68,7 @@ domain::Task queueTask(store::Transaction& tx, const ApiRequest& request, const 
   task.targetId = targetId;
   task.createdBy = request.who().name;
   task.createdUnix = security::nowUnix();
+  admission.admit(tx, task);
   tx.insertTask(task);
   return task;
 }

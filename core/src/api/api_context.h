@@ -43,8 +43,10 @@ domain::Tenant visibleTenant(ApiRequest& request, store::Transaction& tx,
 // The `limit` query parameter of a list: 1..1000, 100 when absent; 400 otherwise.
 std::uint32_t pageLimit(const ApiRequest& request);
 
-// Queues a task in the caller's transaction; wake the engine after the commit.
-domain::Task queueTask(store::Transaction& tx, const ApiRequest& request, const std::string& kind,
+// Creates a task in the caller's transaction, claimed at once when a worker is free (see
+// TaskAdmission); call admission.committed() after the commit.
+domain::Task queueTask(store::Transaction& tx, const ApiRequest& request,
+                       engine::TaskAdmission& admission, const std::string& kind,
                        const std::string& targetId, const std::string& tenantId);
 // Allocates one VLAN per network `plan` has beyond what `subscription` holds and appends those
 // networks to it; a 409 (rolling the caller's transaction back) when a VLAN range is exhausted.

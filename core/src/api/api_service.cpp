@@ -95,17 +95,22 @@ HttpResponse ApiService::handle(const HttpRequest& request) {
     }
     return errorResponse(404, "no_such_route", "no route " + request.method + " " + request.path);
   }
-  ApiRequest apiRequest{request, match.params, std::nullopt};
+  ApiRequest apiRequest{request, match.params, std::nullopt, {}, std::nullopt};
+  apiRequest.auditEntry = [&](int status, const std::string& tenantId) {
+    return auditEntry(request, apiRequest, status, "", tenantId);
+  };
   std::string auditTenantId;
   HttpResponse response = dispatch(request, match, apiRequest, auditTenantId);
-  if (request.method != "GET") {
+  // Audited after the answer, unless the route's change already carried this outcome's entry.
+  if (request.method != "GET" && apiRequest.auditedStatus != response.status) {
     std::string message;
     if (response.status >= 400) {
       auto body = nlohmann::json::parse(response.body, nullptr, false);
       if (!body.is_discarded()) message = body.value("message", "");
     }
     try {
-      audit(request, apiRequest, response.status, message, auditTenantId);
+      const auto entry = auditEntry(request, apiRequest, response.status, message, auditTenantId);
+      context_.store.write([&](store::Transaction& tx) { tx.appendAudit(entry); });
     } catch (const std::exception& e) {
       spdlog::error("audit log write failed for {} {}: {}", request.method, request.path, e.what());
     }
@@ -157,8 +162,9 @@ HttpResponse ApiService::dispatch(const HttpRequest& request, const Router::Matc
   }
 }
 
-void ApiService::audit(const HttpRequest& request, const ApiRequest& apiRequest, int status,
-                       const std::string& message, const std::string& tenantId) {
+domain::AuditEntry ApiService::auditEntry(const HttpRequest& request, const ApiRequest& apiRequest,
+                                          int status, const std::string& message,
+                                          const std::string& tenantId) {
   domain::AuditEntry entry;
   entry.atUnixMs = nowMs();
   if (apiRequest.principal) {
@@ -183,7 +189,7 @@ void ApiService::audit(const HttpRequest& request, const ApiRequest& apiRequest,
         message.empty() ? "from " + request.peer : message + " (from " + request.peer + ")";
   else
     entry.message = message;
-  context_.store.write([&](store::Transaction& tx) { tx.appendAudit(entry); });
+  return entry;
 }
 
 }  // namespace warmsite::api

@@ -22,8 +22,9 @@ class ApiService {
  private:
   HttpResponse dispatch(const HttpRequest& request, const Router::Match& match,
                         ApiRequest& apiRequest, std::string& auditTenantId);
-  void audit(const HttpRequest& request, const ApiRequest& apiRequest, int status,
-             const std::string& message, const std::string& tenantId);
+  static domain::AuditEntry auditEntry(const HttpRequest& request, const ApiRequest& apiRequest,
+                                       int status, const std::string& message,
+                                       const std::string& tenantId);
 
   ApiContext context_;
   Router router_;

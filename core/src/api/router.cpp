@@ -2,7 +2,14 @@
 
 #include <stdexcept>
 
+#include "store/store.h"
+
 namespace warmsite::api {
+
+void ApiRequest::auditIn(store::Transaction& tx, int status, const std::string& tenantId) {
+  tx.appendAudit(auditEntry(status, tenantId));
+  auditedStatus = status;
+}
 
 namespace {
 

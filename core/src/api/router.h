@@ -13,6 +13,10 @@
 #include "api/json_input.h"
 #include "domain/entities.h"
 
+namespace warmsite::store {
+class Transaction;
+}
+
 namespace warmsite::api {
 
 enum class Access {
@@ -44,6 +48,15 @@ struct ApiRequest {
     auto it = http.query.find(name);
     return it == http.query.end() ? std::nullopt : std::optional<std::string>(it->second);
   }
+
+  // Appends the request's audit entry to `tx`, the transaction of its change, for a route that
+  // answers `status` once it commits: change and entry then commit together (neither without the
+  // other), and the service writes no entry of its own after the answer.
+  void auditIn(store::Transaction& tx, int status, const std::string& tenantId);
+
+  // Set by the API service: this request's audit entry with its outcome.
+  std::function<domain::AuditEntry(int status, const std::string& tenantId)> auditEntry;
+  std::optional<int> auditedStatus;  // what auditIn recorded
 };
 
 struct ApiResponse {

@@ -159,10 +159,11 @@ std::map<std::string, domain::Replica> replicasById(store::TenantScope& scope) {
   return byId;
 }
 
-// Creates the session for `members` (in this order) and its task, in the caller's transaction.
+// Creates the session for `members` (in this order), its task and the request's audit entry, in
+// the caller's transaction. Call admission.committed() after the commit.
 domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx,
-                                     const std::string& tenantId, const Start& start,
-                                     std::optional<domain::FailoverPlan> plan,
+                                     engine::TaskAdmission& admission, const std::string& tenantId,
+                                     const Start& start, std::optional<domain::FailoverPlan> plan,
                                      const std::vector<domain::Replica>& members,
                                      std::optional<std::int64_t> before,
                                      std::uint32_t testDuration) {
@@ -216,7 +217,8 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
     }
     session.vms.push_back(std::move(vm));
   }
-  const auto task = queueTask(tx, request, engine::kFailoverSession, session.id, tenantId);
+  const auto task =
+      queueTask(tx, request, admission, engine::kFailoverSession, session.id, tenantId);
   session.taskId = task.id;
   scope->insertSession(session);
   if (plan) {
@@ -226,6 +228,7 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
                                     : domain::FailoverPlanState::kInProgress,
                                 session.id);
   }
+  request.auditIn(tx, 202, tenantId);  // who started it commits with the session
   return session;
 }
 
@@ -371,50 +374,51 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
                                   std::initializer_list<domain::ReplicaState> memberStates,
                                   std::initializer_list<domain::FailoverPlanState> planStates,
                                   Router& r) {
-    r.add(
-        "POST", "/api/v1/failover-plans/{id}/" + path, Access::kTenantOrProvider,
-        [&context, start, states = std::vector<domain::ReplicaState>(memberStates),
-         allowed = std::vector<domain::FailoverPlanState>(planStates)](ApiRequest& request) {
-          auto body =
-              request.http.body.empty() ? JsonInput(nlohmann::json::object(), "") : request.body();
-          auto before = readBefore(body);
-          if (auto at = body.optionalUnsigned("before", 0, 253'402'300'799))
-            before = static_cast<std::int64_t>(*at);
-          const auto duration = static_cast<std::uint32_t>(
-              body.optionalUnsigned("duration_s", 0, kMaxTestDuration).value_or(0));
-          body.finish();
-          const auto session = context.store.write([&](store::Transaction& tx) {
-            auto plan = visiblePlan(request, tx, request.param("id"));
-            if (std::find(allowed.begin(), allowed.end(), plan.state) == allowed.end()) {
-              throw ApiError(
-                  409, "invalid_state",
-                  "failover plan " + plan.name + " is " +
-                      std::string(domain::toString(plan.state)) + "; this operation needs it " +
-                      [&] {
-                        std::string text;
-                        for (auto s : allowed)
-                          text += (text.empty() ? "" : " or ") + std::string(domain::toString(s));
-                        return text;
-                      }(),
-                  {{"state", domain::toString(plan.state)}});
-            }
-            auto scope = tx.tenant(plan.tenantId);
-            const auto replicas = replicasById(*scope);
-            std::vector<domain::Replica> members;
-            for (const auto& member : plan.members) {
-              const auto replica = replicas.find(member.replicaId);
-              if (replica != replicas.end() &&
-                  std::find(states.begin(), states.end(), replica->second.state) != states.end()) {
-                members.push_back(replica->second);
+    r.add("POST", "/api/v1/failover-plans/{id}/" + path, Access::kTenantOrProvider,
+          [&context, start, states = std::vector<domain::ReplicaState>(memberStates),
+           allowed = std::vector<domain::FailoverPlanState>(planStates)](ApiRequest& request) {
+            auto body = request.http.body.empty() ? JsonInput(nlohmann::json::object(), "")
+                                                  : request.body();
+            auto before = readBefore(body);
+            if (auto at = body.optionalUnsigned("before", 0, 253'402'300'799))
+              before = static_cast<std::int64_t>(*at);
+            const auto duration = static_cast<std::uint32_t>(
+                body.optionalUnsigned("duration_s", 0, kMaxTestDuration).value_or(0));
+            body.finish();
+            engine::TaskAdmission admission(context.engine);
+            const auto session = context.store.write([&](store::Transaction& tx) {
+              auto plan = visiblePlan(request, tx, request.param("id"));
+              if (std::find(allowed.begin(), allowed.end(), plan.state) == allowed.end()) {
+                throw ApiError(
+                    409, "invalid_state",
+                    "failover plan " + plan.name + " is " +
+                        std::string(domain::toString(plan.state)) + "; this operation needs it " +
+                        [&] {
+                          std::string text;
+                          for (auto s : allowed)
+                            text += (text.empty() ? "" : " or ") + std::string(domain::toString(s));
+                          return text;
+                        }(),
+                    {{"state", domain::toString(plan.state)}});
               }
-            }
-            if (start.kind == domain::SessionKind::kTestFailover)
-              requireTestIsolation(context, *scope, members);
-            return startSession(request, tx, plan.tenantId, start, plan, members, before, duration);
+              auto scope = tx.tenant(plan.tenantId);
+              const auto replicas = replicasById(*scope);
+              std::vector<domain::Replica> members;
+              for (const auto& member : plan.members) {
+                const auto replica = replicas.find(member.replicaId);
+                if (replica != replicas.end() && std::find(states.begin(), states.end(),
+                                                           replica->second.state) != states.end()) {
+                  members.push_back(replica->second);
+                }
+              }
+              if (start.kind == domain::SessionKind::kTestFailover)
+                requireTestIsolation(context, *scope, members);
+              return startSession(request, tx, admission, plan.tenantId, start, plan, members,
+                                  before, duration);
+            });
+            admission.committed();
+            return acceptedSession(session);
           });
-          context.engine.wake();
-          return acceptedSession(session);
-        });
   };
   using P = domain::FailoverPlanState;
   using R = domain::ReplicaState;
@@ -442,12 +446,13 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
             if (auto at = body.optionalUnsigned("before", 0, 253'402'300'799))
               before = static_cast<std::int64_t>(*at);
             body.finish();
+            engine::TaskAdmission admission(context.engine);
             const auto session = context.store.write([&](store::Transaction& tx) {
               auto replica = visibleReplica(request, tx, request.param("id"));
-              return startSession(request, tx, replica.tenantId, start, std::nullopt, {replica},
-                                  before, 0);
+              return startSession(request, tx, admission, replica.tenantId, start, std::nullopt,
+                                  {replica}, before, 0);
             });
-            context.engine.wake();
+            admission.committed();
             return acceptedSession(session);
           });
   };

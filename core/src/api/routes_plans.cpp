@@ -121,6 +121,7 @@ void addPlanRoutes(Router& router, ApiContext& context) {
   router.add("PATCH", "/api/v1/plans/{id}", Access::kProvider, [&context](ApiRequest& request) {
     auto body = request.body();
     std::size_t reprovisioned = 0;
+    engine::TaskAdmission admission(context.engine);
     auto plan = context.store.write([&](store::Transaction& tx) {
       auto before = tx.findPlan(request.param("id"));
       if (!before) throw notFound("hardware plan", request.param("id"));
@@ -139,13 +140,13 @@ void addPlanRoutes(Router& router, ApiContext& context) {
           scope->addSubscriptionNetwork(subscription.id, subscription.networks[i]);
         }
         scope->setSubscriptionState(subscription.id, domain::SubscriptionState::kProvisioning, "");
-        queueTask(tx, request, engine::kProvisionSubscription, subscription.id,
+        queueTask(tx, request, admission, engine::kProvisionSubscription, subscription.id,
                   subscription.tenantId);
         ++reprovisioned;
       }
       return after;
     });
-    if (reprovisioned > 0) context.engine.wake();
+    admission.committed();
     ApiResponse response{200, toJson(plan)};
     response.body["subscriptions_updating"] = reprovisioned;
     return response;

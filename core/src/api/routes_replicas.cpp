@@ -124,6 +124,7 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
       "POST", "/api/v1/replicas", Access::kTenantOrProvider, [&context](ApiRequest& request) {
         auto body = request.body();
         auto replica = readReplica(request, body);
+        engine::TaskAdmission admission(context.engine);
         auto response = context.store.write([&](store::Transaction& tx) {
           auto subscription =
               request.who().isProvider()
@@ -168,11 +169,11 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
           auto scope = tx.tenant(replica.tenantId);
           requireQuota(*scope, plan, replica);
           scope->insertReplica(replica);
-          const auto task =
-              queueTask(tx, request, engine::kCreateReplica, replica.id, replica.tenantId);
+          const auto task = queueTask(tx, request, admission, engine::kCreateReplica, replica.id,
+                                      replica.tenantId);
           return accepted(task, {{"replica", toJson(replica)}});
         });
-        context.engine.wake();
+        admission.committed();
         return response;
       });
 
@@ -189,6 +190,7 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
 
   router.add("DELETE", "/api/v1/replicas/{id}", Access::kTenantOrProvider,
              [&context](ApiRequest& request) {
+               engine::TaskAdmission admission(context.engine);
                auto response = context.store.write([&](store::Transaction& tx) {
                  auto replica = visibleReplica(request, tx, request.param("id"));
                  requireTransition(replica, domain::ReplicaOperation::kDelete);
@@ -202,10 +204,10 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
                  }
                  replica.deleting = true;
                  scope->updateReplica(replica);
-                 return accepted(
-                     queueTask(tx, request, engine::kDeleteReplica, replica.id, replica.tenantId));
+                 return accepted(queueTask(tx, request, admission, engine::kDeleteReplica,
+                                           replica.id, replica.tenantId));
                });
-               context.engine.wake();
+               admission.committed();
                return response;
              });
 
@@ -220,6 +222,7 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
 
   router.add("POST", "/api/v1/replicas/{id}/restore-points", Access::kTenantOrProvider,
              [&context](ApiRequest& request) {
+               engine::TaskAdmission admission(context.engine);
                auto response = context.store.write([&](store::Transaction& tx) {
                  auto replica = visibleReplica(request, tx, request.param("id"));
                  requireTenantMayWork(tx, tx.findTenant(replica.tenantId).value(),
@@ -228,17 +231,18 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
                  replica.state = domain::ReplicaState::kProcessing;
                  tx.tenant(replica.tenantId)->updateReplica(replica);
                  const auto pointId = domain::newId("rp");
-                 return accepted(queueTask(tx, request, engine::kTakeRestorePoint,
+                 return accepted(queueTask(tx, request, admission, engine::kTakeRestorePoint,
                                            replica.id + "/" + pointId, replica.tenantId),
                                  {{"restore_point_id", pointId}});
                });
-               context.engine.wake();
+               admission.committed();
                return response;
              });
 
   router.add(
       "DELETE", "/api/v1/replicas/{id}/restore-points/{pointId}", Access::kTenantOrProvider,
       [&context](ApiRequest& request) {
+        engine::TaskAdmission admission(context.engine);
         auto response = context.store.write([&](store::Transaction& tx) {
           auto replica = visibleReplica(request, tx, request.param("id"));
           auto scope = tx.tenant(replica.tenantId);
@@ -250,10 +254,10 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
           requireTransition(replica, domain::ReplicaOperation::kTakeRestorePoint);
           replica.state = domain::ReplicaState::kProcessing;
           scope->updateReplica(replica);
-          return accepted(queueTask(tx, request, engine::kDeleteRestorePoint,
+          return accepted(queueTask(tx, request, admission, engine::kDeleteRestorePoint,
                                     replica.id + "/" + request.param("pointId"), replica.tenantId));
         });
-        context.engine.wake();
+        admission.committed();
         return response;
       });
 

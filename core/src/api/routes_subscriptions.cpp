@@ -52,6 +52,7 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
         body.optionalUnsigned("public_ip_count", 0, domain::kMaxPublicIpsPerSubscription)
             .value_or(0);
     body.finish();
+    engine::TaskAdmission admission(context.engine);
     auto response = context.store.write([&](store::Transaction& tx) {
       auto tenant = tx.findTenant(tenantId);
       if (!tenant)
@@ -85,11 +86,11 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
                            " free address(es), " + std::to_string(ipCount) + " asked",
                        {{"free", tx.freePublicIpCount()}});
       }
-      const auto task =
-          queueTask(tx, request, engine::kProvisionSubscription, subscription.id, tenantId);
+      const auto task = queueTask(tx, request, admission, engine::kProvisionSubscription,
+                                  subscription.id, tenantId);
       return accepted(task, {{"subscription", toJson(subscription)}});
     });
-    context.engine.wake();
+    admission.committed();
     return response;
   });
 
@@ -106,6 +107,7 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
 
   router.add("DELETE", "/api/v1/subscriptions/{id}", Access::kProvider,
              [&context](ApiRequest& request) {
+               engine::TaskAdmission admission(context.engine);
                auto response = context.store.write([&](store::Transaction& tx) {
                  auto subscription = visibleSubscription(request, tx, request.param("id"));
                  requireIdle(subscription);
@@ -116,15 +118,16 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
                  }
                  scope->setSubscriptionState(subscription.id,
                                              domain::SubscriptionState::kUnsubscribing, "");
-                 return accepted(queueTask(tx, request, engine::kReleaseSubscription,
+                 return accepted(queueTask(tx, request, admission, engine::kReleaseSubscription,
                                            subscription.id, subscription.tenantId));
                });
-               context.engine.wake();
+               admission.committed();
                return response;
              });
 
   router.add("POST", "/api/v1/subscriptions/{id}/retry", Access::kProvider,
              [&context](ApiRequest& request) {
+               engine::TaskAdmission admission(context.engine);
                auto response = context.store.write([&](store::Transaction& tx) {
                  auto subscription = visibleSubscription(request, tx, request.param("id"));
                  if (subscription.state != domain::SubscriptionState::kFailed) {
@@ -135,10 +138,10 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
                  tx.tenant(subscription.tenantId)
                      ->setSubscriptionState(subscription.id,
                                             domain::SubscriptionState::kProvisioning, "");
-                 return accepted(queueTask(tx, request, engine::kProvisionSubscription,
+                 return accepted(queueTask(tx, request, admission, engine::kProvisionSubscription,
                                            subscription.id, subscription.tenantId));
                });
-               context.engine.wake();
+               admission.committed();
                return response;
              });
 }

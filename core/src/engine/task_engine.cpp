@@ -76,15 +76,8 @@ void TaskEngine::stop() {
   for (auto& worker : workers_) worker.join();
   workers_.clear();
   // Claimed but never started: back to the queue, as if never claimed.
-  if (!claimed_.empty()) {
-    store_.write([&](store::Transaction& tx) {
-      for (auto task : claimed_) {
-        task.state = domain::TaskState::kQueued;
-        tx.updateTask(task);
-      }
-    });
-    claimed_.clear();
-  }
+  requeue({claimed_.begin(), claimed_.end()});
+  claimed_.clear();
 }
 
 void TaskEngine::schedulerLoop() {
@@ -97,11 +90,12 @@ void TaskEngine::schedulerLoop() {
       // Wake for a change, for a worker freed while tasks may wait, or every 2 s for tasks another
       // process queued.
       wakeup_.wait_for(lock, std::chrono::seconds(2), [&] {
-        return stopping_ || ((more || generation_ != seen) && idle_ > claimed_.size());
+        return stopping_ || ((more || generation_ != seen) && idle_ > claimed_.size() + reserved_);
       });
       if (stopping_) return;
       seen = generation_;
-      free = idle_ > claimed_.size() ? idle_ - claimed_.size() : 0;
+      const auto taken = claimed_.size() + reserved_;
+      free = idle_ > taken ? idle_ - taken : 0;
     }
     if (free == 0) {
       more = true;
@@ -109,6 +103,14 @@ void TaskEngine::schedulerLoop() {
     }
     std::vector<domain::Task> tasks;
     try {
+      // Most wake-ups (a task finished, one was admitted at once) find the queue empty: a read
+      // says so without queueing a write behind the store's writer.
+      if (!store_.read([](store::Transaction& tx) {
+            return tx.anyTaskInState(domain::TaskState::kQueued);
+          })) {
+        more = false;
+        continue;
+      }
       tasks = claim(free);
     } catch (const std::exception& e) {
       spdlog::error("task engine cannot read its queue: {}", e.what());
@@ -151,6 +153,16 @@ bool TaskEngine::waitIdle(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
+}
+
+void TaskEngine::requeue(const std::vector<domain::Task>& tasks) {
+  if (tasks.empty()) return;
+  store_.write([&](store::Transaction& tx) {
+    for (auto task : tasks) {
+      task.state = domain::TaskState::kQueued;
+      tx.updateTask(task);
+    }
+  });
 }
 
 std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
@@ -237,6 +249,57 @@ void TaskEngine::run(const domain::Task& task) {
     spdlog::error("task {} finished but its state cannot be saved: {}", task.id, e.what());
   }
   wake();  // a finished task may let a waiting tenant's next task start
+}
+
+TaskAdmission::~TaskAdmission() {
+  if (claimed_.empty()) return;
+  std::lock_guard lock(engine_.mutex_);
+  engine_.reserved_ -= claimed_.size();
+  engine_.wakeup_.notify_all();  // the workers are the scheduler's again
+}
+
+void TaskAdmission::admit(store::Transaction& tx, domain::Task& task) {
+  if (!mayStartAtOnce(tx, task)) {
+    leftQueued_ = true;
+    return;
+  }
+  task.state = domain::TaskState::kRunning;
+  task.startedUnix = security::nowUnix();
+  claimed_.push_back(task);
+}
+
+bool TaskAdmission::mayStartAtOnce(store::Transaction& tx, const domain::Task& task) {
+  // Oldest first: a task waiting in the queue (for a worker or its tenant's turn) goes before.
+  if (tx.anyTaskInState(domain::TaskState::kQueued)) return false;
+  if (!task.tenantId.empty()) {
+    const auto tenant = tx.findTenant(task.tenantId);
+    const std::uint32_t limit = tenant ? tenant->maxConcurrentTasks : 1;
+    if (tx.tenant(task.tenantId)->countTasks(domain::TaskState::kRunning) >= limit) return false;
+  }
+  std::lock_guard lock(engine_.mutex_);
+  if (engine_.stopping_ || engine_.idle_ <= engine_.claimed_.size() + engine_.reserved_)
+    return false;
+  ++engine_.reserved_;
+  return true;
+}
+
+void TaskAdmission::committed() {
+  auto tasks = std::move(claimed_);
+  claimed_.clear();
+  bool stopping = false;
+  {
+    std::lock_guard lock(engine_.mutex_);
+    engine_.reserved_ -= tasks.size();
+    stopping = engine_.stopping_;
+    if (!stopping) {
+      for (auto& task : tasks) {
+        engine_.claimed_.push_back(std::move(task));
+        engine_.work_.notify_one();
+      }
+    }
+  }
+  if (stopping) engine_.requeue(tasks);  // as stop() does with the tasks it had claimed
+  if (leftQueued_) engine_.wake();
 }
 
 }  // namespace warmsite::engine

@@ -70,6 +70,8 @@ class TaskContext {
   std::function<void(store::Transaction&)> finalWrite_;
 };
 
+class TaskAdmission;
+
 class TaskEngine {
  public:
   using Runner = std::function<void(const domain::Task& task, TaskContext& context)>;
@@ -98,6 +100,8 @@ class TaskEngine {
   void schedulerLoop();
   void workerLoop();
   std::vector<domain::Task> claim(std::size_t count);
+  // Sets claimed tasks back to queued (they never started).
+  void requeue(const std::vector<domain::Task>& tasks);
   void run(const domain::Task& task);
   void finish(const domain::Task& task, domain::TaskState state, const std::string& error,
               const TaskContext& context);
@@ -112,10 +116,39 @@ class TaskEngine {
   std::condition_variable work_;      // the workers'
   std::deque<domain::Task> claimed_;  // claimed, not yet picked up by a worker
   std::size_t idle_ = 0;              // workers waiting for a task
+  std::size_t reserved_ = 0;          // idle workers promised to admitted tasks not yet committed
   bool stopping_ = false;
   std::uint64_t generation_ = 0;  // bumped by wake(), so the scheduler never sleeps through one
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;  // task id -> cancel flag
   std::set<std::string> resumedTasks_;  // requeued at start; filled before the workers run
+
+  friend class TaskAdmission;
+};
+
+// Tasks a request creates, started by an idle worker as soon as their transaction commits instead
+// of at the scheduler's next claim (another round trip through the store's writer). Made before
+// the write, `admit` inside it for each new task, `committed` after the commit; when the write
+// fails, the reserved workers are given back as the admission goes out of scope.
+class TaskAdmission {
+ public:
+  explicit TaskAdmission(TaskEngine& engine) : engine_(engine) {}
+  ~TaskAdmission();
+  TaskAdmission(const TaskAdmission&) = delete;
+  TaskAdmission& operator=(const TaskAdmission&) = delete;
+
+  // Before `task` is inserted: claims it (state running) when a worker is idle, no task waits in
+  // the queue before it and its tenant runs fewer tasks than its limit; otherwise it stays queued.
+  void admit(store::Transaction& tx, domain::Task& task);
+  // After the commit: the claimed tasks go to their workers; the scheduler wakes for the others.
+  void committed();
+
+ private:
+  // Reserves an idle worker for `task` when it may start at once.
+  bool mayStartAtOnce(store::Transaction& tx, const domain::Task& task);
+
+  TaskEngine& engine_;
+  std::vector<domain::Task> claimed_;
+  bool leftQueued_ = false;  // a task was left to the scheduler
 };
 
 }  // namespace warmsite::engine

@@ -254,6 +254,16 @@ std::optional<domain::Task> SqliteTenantScope::findTask(const std::string& id) {
   });
 }
 
+std::size_t SqliteTenantScope::countTasks(domain::TaskState state) {
+  return guarded("count tasks of tenant " + tenantId(), [&] {
+    CachedStatement query(db_, "SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND state = ?");
+    query.bind(1, tenantId());
+    query.bind(2, std::string(domain::toString(state)));
+    query.executeStep();
+    return static_cast<std::size_t>(query.getColumn(0).getInt64());
+  });
+}
+
 std::vector<domain::Task> SqliteTenantScope::tasks(std::uint32_t limit) {
   return guarded("list tasks of tenant " + tenantId(),
                  [&] { return selectTasks(db_, "WHERE tenant_id = ?", {tenantId()}, limit); });

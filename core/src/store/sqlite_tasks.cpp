@@ -77,6 +77,14 @@ std::vector<domain::Task> SqliteTransaction::tasksInState(domain::TaskState stat
   });
 }
 
+bool SqliteTransaction::anyTaskInState(domain::TaskState state) {
+  return guarded("look for tasks in a state", [&] {
+    CachedStatement query(*db_, "SELECT 1 FROM tasks WHERE state = ? LIMIT 1");
+    query.bind(1, std::string(domain::toString(state)));
+    return query.executeStep();
+  });
+}
+
 void SqliteTransaction::updateTask(const domain::Task& task) {
   guarded("update task " + task.id, [&] {
     CachedStatement update(*db_, R"sql(

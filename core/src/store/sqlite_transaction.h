@@ -29,6 +29,7 @@ class SqliteTenantScope final : public TenantScope {
   void deleteSubscription(const std::string& id) override;
   std::size_t replicaCount(const std::string& subscriptionId) override;
   std::optional<domain::Task> findTask(const std::string& id) override;
+  std::size_t countTasks(domain::TaskState state) override;
   std::vector<domain::Task> tasks(std::uint32_t limit) override;
   void setNetworkSubnet(const std::string& networkId, const std::string& cidr) override;
   std::map<std::string, std::string> networkSubnets() override;
@@ -158,6 +159,7 @@ class SqliteTransaction final : public Transaction {
   std::optional<domain::Task> findAnyTask(const std::string& id) override;
   std::vector<domain::Task> listTasks(std::uint32_t limit) override;
   std::vector<domain::Task> tasksInState(domain::TaskState state) override;
+  bool anyTaskInState(domain::TaskState state) override;
   void updateTask(const domain::Task& task) override;
   void requestCancel(const std::string& taskId) override;
   bool cancelRequested(const std::string& taskId) override;

@@ -82,6 +82,7 @@ class TenantScope {
   // Tasks of this tenant.
   virtual std::optional<domain::Task> findTask(const std::string& id) = 0;
   virtual std::vector<domain::Task> tasks(std::uint32_t limit) = 0;
+  virtual std::size_t countTasks(domain::TaskState state) = 0;
 
   // Replicas and their restore points.
   virtual void insertReplica(const domain::Replica& replica) = 0;
@@ -239,6 +240,7 @@ class Transaction {
   virtual std::vector<domain::Task> listTasks(std::uint32_t limit) = 0;
   // Tasks in a state, oldest first (the engine's queue).
   virtual std::vector<domain::Task> tasksInState(domain::TaskState state) = 0;
+  virtual bool anyTaskInState(domain::TaskState state) = 0;
   virtual void updateTask(const domain::Task& task) = 0;  // kNotFound
   // Marks a task to be cancelled; its runner sees it through its CallContext.
   virtual void requestCancel(const std::string& taskId) = 0;
