@@ -56,6 +56,25 @@ class StoreTest : public ::testing::Test {
       return ids;
     });
   }
+
+  // Two tenants, each subscribed ("sub-0", "sub-1") to a plan "plan-1" on cloud host "ch"; the
+  // store and the tenants' ids.
+  std::pair<std::unique_ptr<Store>, std::vector<std::string>> subscribedTenants() {
+    auto store = openSqliteStore(path_);
+    const auto tenants = seed(*store, 10, 11, 2);
+    store->write([&](Transaction& tx) {
+      tx.insertPlan({"plan-1", "Gold", "", "ch", std::nullopt, std::nullopt, {}, 0, 0, 1, 1});
+      for (std::size_t t = 0; t < tenants.size(); ++t) {
+        domain::Subscription subscription;
+        subscription.id = "sub-" + std::to_string(t);
+        subscription.tenantId = tenants[t];
+        subscription.planId = "plan-1";
+        subscription.cloudHostId = "ch";
+        tx.tenant(tenants[t])->insertSubscription(subscription);
+      }
+    });
+    return {std::move(store), tenants};
+  }
   static std::optional<std::uint32_t> allocate(Store& store, const std::string& tenantId) {
     return store.write([&](Transaction& tx) {
       return tx.tenant(tenantId)->allocateVlan("ch", true, domain::newId("net"));
@@ -416,18 +435,10 @@ TEST_F(StoreTest, DirectoryOrMissingParentIsAnIoError) {
 }
 
 TEST_F(StoreTest, RestorePointsByReplicaAreTheTenantsOwnOldestFirst) {
-  auto store = openSqliteStore(path_);
-  const auto tenants = seed(*store, 10, 11, 2);
+  auto [store, tenants] = subscribedTenants();
   store->write([&](Transaction& tx) {
-    tx.insertPlan({"plan-1", "Gold", "", "ch", std::nullopt, std::nullopt, {}, 0, 0, 1, 1});
     for (std::size_t t = 0; t < tenants.size(); ++t) {
       const auto subscription = "sub-" + std::to_string(t);
-      domain::Subscription subscribed;
-      subscribed.id = subscription;
-      subscribed.tenantId = tenants[t];
-      subscribed.planId = "plan-1";
-      subscribed.cloudHostId = "ch";
-      tx.tenant(tenants[t])->insertSubscription(subscribed);
       for (int r = 0; r < 2; ++r) {
         domain::Replica replica;
         replica.id = "rep-" + std::to_string(t) + "-" + std::to_string(r);
@@ -455,6 +466,39 @@ TEST_F(StoreTest, RestorePointsByReplicaAreTheTenantsOwnOldestFirst) {
       return tx.tenant(tenants[0])->restorePoints(replica);
     }));
   }
+}
+
+TEST_F(StoreTest, ReplicasWithoutDevicesAreTheTenantsOwnWithEverythingButTheirDevices) {
+  auto [store, tenants] = subscribedTenants();
+  store->write([&](Transaction& tx) {
+    for (std::size_t t = 0; t < tenants.size(); ++t) {
+      const auto subscription = "sub-" + std::to_string(t);
+      domain::Replica replica;
+      replica.id = "rep-" + std::to_string(t);
+      replica.tenantId = tenants[t];
+      replica.subscriptionId = subscription;
+      replica.name = "vm-" + std::to_string(t);
+      replica.vcpus = 2;
+      replica.memoryMb = 2048;
+      replica.state = domain::ReplicaState::kFailover;
+      replica.disks = {{"disk-0", "gold", 10}};
+      replica.nics = {{"nic-0", "net-1", "00:50:56:00:00:01", "10.0.0.5"}};
+      tx.tenant(tenants[t])->insertReplica(replica);
+    }
+  });
+  const auto [full, light] = store->read([&](Transaction& tx) {
+    return std::make_pair(tx.tenant(tenants[1])->replicas(),
+                          tx.tenant(tenants[1])->replicasWithoutDevices());
+  });
+  ASSERT_EQ(full.size(), 1u);
+  ASSERT_EQ(light.size(), 1u);
+  EXPECT_EQ(full[0].disks.size(), 1u);
+  EXPECT_TRUE(light[0].disks.empty());
+  EXPECT_TRUE(light[0].nics.empty());
+  auto expected = full[0];
+  expected.disks.clear();
+  expected.nics.clear();
+  EXPECT_EQ(light[0], expected);  // the other tenant's replica is not there; the rest is equal
 }
 
 }  // namespace

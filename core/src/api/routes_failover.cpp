@@ -149,10 +149,11 @@ std::map<std::string, std::string> pointsOfLastFailovers(store::TenantScope& sco
   return points;
 }
 
-// The tenant's replicas by id: one query, where a large plan would take one per member.
+// The tenant's replicas by id (without their devices, which a session does not need): one query,
+// where a large plan would take one per member.
 std::map<std::string, domain::Replica> replicasById(store::TenantScope& scope) {
   std::map<std::string, domain::Replica> byId;
-  for (auto& replica : scope.replicas()) {
+  for (auto& replica : scope.replicasWithoutDevices()) {
     const auto id = replica.id;
     byId.emplace(id, std::move(replica));
   }

@@ -85,12 +85,12 @@ plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& te
     if (subscription.cloudHostId == cloudHostId)
       subscriptions.emplace(subscription.id, subscription);
   }
-  std::map<std::string, domain::Replica> published;  // failed over, on this cloud host
-  for (auto& replica : scope->replicas()) {
+  std::set<std::string> published;  // failed over, on this cloud host
+  for (const auto& replica : scope->replicasWithoutDevices()) {
     if (subscriptions.contains(replica.subscriptionId) &&
         (replica.state == ReplicaState::kFailover ||
          replica.state == ReplicaState::kPermanentFailover)) {
-      published.emplace(replica.id, replica);
+      published.insert(replica.id);
     }
   }
   for (const auto& plan : scope->failoverPlans()) {

@@ -23,6 +23,11 @@ constexpr const char* kReplicaColumns =
     "deleting, "
     "created_unix";
 
+// The same columns in the same places, the device list left out.
+constexpr const char* kReplicaColumnsWithoutDevices =
+    "id, tenant_id, subscription_id, name, vcpus, cpu_mhz, memory_mb, NULL, state, error, "
+    "deleting, created_unix";
+
 std::string devicesJson(const domain::Replica& replica) {
   return nlohmann::json{{"disks", replica.disks}, {"nics", replica.nics}}.dump();
 }
@@ -48,9 +53,10 @@ void expectOneRow(int changed, const std::string& what) {
 
 std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::string& where,
                                             const std::vector<std::string>& values,
-                                            std::uint32_t limit) {
-  CachedStatement query(db, std::string("SELECT ") + kReplicaColumns + " FROM replicas " + where +
-                                " ORDER BY name, id LIMIT " + std::to_string(limit));
+                                            std::uint32_t limit, bool withDevices) {
+  CachedStatement query(
+      db, std::string("SELECT ") + (withDevices ? kReplicaColumns : kReplicaColumnsWithoutDevices) +
+              " FROM replicas " + where + " ORDER BY name, id LIMIT " + std::to_string(limit));
   bindAll(query, values);
   std::vector<domain::Replica> result;
   while (query.executeStep()) {
@@ -62,9 +68,11 @@ std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::str
     replica.vcpus = static_cast<std::uint32_t>(query.getColumn(4).getInt());
     replica.cpuMhz = static_cast<std::uint64_t>(query.getColumn(5).getInt64());
     replica.memoryMb = static_cast<std::uint64_t>(query.getColumn(6).getInt64());
-    const auto devices = nlohmann::json::parse(query.getColumn(7).getString());
-    replica.disks = devices.at("disks").get<std::vector<domain::ReplicaDisk>>();
-    replica.nics = devices.at("nics").get<std::vector<domain::ReplicaNic>>();
+    if (withDevices) {
+      const auto devices = nlohmann::json::parse(query.getColumn(7).getString());
+      replica.disks = devices.at("disks").get<std::vector<domain::ReplicaDisk>>();
+      replica.nics = devices.at("nics").get<std::vector<domain::ReplicaNic>>();
+    }
     replica.state = domain::replicaStateFrom(query.getColumn(8).getString())
                         .value_or(domain::ReplicaState::kReady);
     replica.error = query.getColumn(9).getString();
@@ -214,6 +222,12 @@ std::vector<domain::Replica> SqliteTenantScope::replicas(const std::string& subs
       return selectReplicas(db_, "WHERE tenant_id = ?", {tenantId()}, 1'000'000);
     return selectReplicas(db_, "WHERE tenant_id = ? AND subscription_id = ?",
                           {tenantId(), subscriptionId}, 1'000'000);
+  });
+}
+
+std::vector<domain::Replica> SqliteTenantScope::replicasWithoutDevices() {
+  return guarded("list replicas of tenant " + tenantId(), [&] {
+    return selectReplicas(db_, "WHERE tenant_id = ?", {tenantId()}, 1'000'000, false);
   });
 }
 

@@ -37,6 +37,7 @@ class SqliteTenantScope final : public TenantScope {
   void insertReplica(const domain::Replica& replica) override;
   std::optional<domain::Replica> findReplica(const std::string& id) override;
   std::vector<domain::Replica> replicas(const std::string& subscriptionId) override;
+  std::vector<domain::Replica> replicasWithoutDevices() override;
   void updateReplica(const domain::Replica& replica) override;
   bool setReplicaState(const std::string& replicaId, domain::ReplicaState state,
                        const std::string& error) override;
@@ -188,9 +189,10 @@ std::vector<domain::ReplicationRun> selectReplicationRuns(SQLite::Database& db,
                                                           std::uint32_t limit);
 std::vector<domain::Task> selectTasks(SQLite::Database& db, const std::string& where,
                                       const std::vector<std::string>& values, std::uint32_t limit);
+// `withDevices` false leaves disks and NICs empty (their JSON is neither read nor decoded).
 std::vector<domain::Replica> selectReplicas(SQLite::Database& db, const std::string& where,
                                             const std::vector<std::string>& values,
-                                            std::uint32_t limit);
+                                            std::uint32_t limit, bool withDevices = true);
 std::vector<domain::FailoverPlan> selectFailoverPlans(SQLite::Database& db,
                                                       const std::string& where,
                                                       const std::vector<std::string>& values);

@@ -89,6 +89,9 @@ class TenantScope {
   virtual std::optional<domain::Replica> findReplica(const std::string& id) = 0;
   // All of the tenant's replicas, or those of one subscription.
   virtual std::vector<domain::Replica> replicas(const std::string& subscriptionId = {}) = 0;
+  // All of the tenant's replicas without their disks and NICs (empty): for checks of states and
+  // names, with no device lists to decode.
+  virtual std::vector<domain::Replica> replicasWithoutDevices() = 0;
   virtual void updateReplica(const domain::Replica& replica) = 0;  // kNotFound
   // Only the state and error; false when the replica no longer exists.
   virtual bool setReplicaState(const std::string& replicaId, domain::ReplicaState state,
