@@ -333,8 +333,10 @@ void FailoverRunner::Impl::awaitEndRecords(SessionRun& run) {
     records.swap(run.endRecords);
   }
   for (auto& record : records) {
+    // Kept while its error is read: the writer thread may release the last reference to it.
+    const auto shared = record.share();
     try {
-      record.get();
+      shared.get();
     } catch (const std::exception& e) {
       spdlog::error("session {}: a VM's end record was not journalled: {}", run.session.id,
                     e.what());
