@@ -43,8 +43,8 @@ domain::Tenant visibleTenant(ApiRequest& request, store::Transaction& tx,
 // The `limit` query parameter of a list: 1..1000, 100 when absent; 400 otherwise.
 std::uint32_t pageLimit(const ApiRequest& request);
 
-// Creates a task in the caller's transaction, claimed at once when a worker is free (see
-// TaskAdmission); call admission.committed() after the commit.
+// Creates a task in the caller's transaction, which runs through admission.write: the task is
+// claimed at once when a worker is free (see TaskAdmission).
 domain::Task queueTask(store::Transaction& tx, const ApiRequest& request,
                        engine::TaskAdmission& admission, const std::string& kind,
                        const std::string& targetId, const std::string& tenantId);

@@ -161,7 +161,7 @@ std::map<std::string, domain::Replica> replicasById(store::TenantScope& scope) {
 }
 
 // Creates the session for `members` (in this order), its task and the request's audit entry, in
-// the caller's transaction. Call admission.committed() after the commit.
+// the caller's transaction (one of admission.write).
 domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx,
                                      engine::TaskAdmission& admission, const std::string& tenantId,
                                      const Start& start, std::optional<domain::FailoverPlan> plan,
@@ -387,7 +387,7 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
                 body.optionalUnsigned("duration_s", 0, kMaxTestDuration).value_or(0));
             body.finish();
             engine::TaskAdmission admission(context.engine);
-            const auto session = context.store.write([&](store::Transaction& tx) {
+            const auto session = admission.write([&](store::Transaction& tx) {
               auto plan = visiblePlan(request, tx, request.param("id"));
               if (std::find(allowed.begin(), allowed.end(), plan.state) == allowed.end()) {
                 throw ApiError(
@@ -417,7 +417,6 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
               return startSession(request, tx, admission, plan.tenantId, start, plan, members,
                                   before, duration);
             });
-            admission.committed();
             return acceptedSession(session);
           });
   };
@@ -448,12 +447,11 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
               before = static_cast<std::int64_t>(*at);
             body.finish();
             engine::TaskAdmission admission(context.engine);
-            const auto session = context.store.write([&](store::Transaction& tx) {
+            const auto session = admission.write([&](store::Transaction& tx) {
               auto replica = visibleReplica(request, tx, request.param("id"));
               return startSession(request, tx, admission, replica.tenantId, start, std::nullopt,
                                   {replica}, before, 0);
             });
-            admission.committed();
             return acceptedSession(session);
           });
   };

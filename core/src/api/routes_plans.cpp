@@ -122,7 +122,7 @@ void addPlanRoutes(Router& router, ApiContext& context) {
     auto body = request.body();
     std::size_t reprovisioned = 0;
     engine::TaskAdmission admission(context.engine);
-    auto plan = context.store.write([&](store::Transaction& tx) {
+    auto plan = admission.write([&](store::Transaction& tx) {
       auto before = tx.findPlan(request.param("id"));
       if (!before) throw notFound("hardware plan", request.param("id"));
       auto after = *before;
@@ -146,7 +146,6 @@ void addPlanRoutes(Router& router, ApiContext& context) {
       }
       return after;
     });
-    admission.committed();
     ApiResponse response{200, toJson(plan)};
     response.body["subscriptions_updating"] = reprovisioned;
     return response;

@@ -125,7 +125,7 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
         auto body = request.body();
         auto replica = readReplica(request, body);
         engine::TaskAdmission admission(context.engine);
-        auto response = context.store.write([&](store::Transaction& tx) {
+        auto response = admission.write([&](store::Transaction& tx) {
           auto subscription =
               request.who().isProvider()
                   ? tx.findAnySubscription(replica.subscriptionId)
@@ -173,7 +173,6 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
                                       replica.tenantId);
           return accepted(task, {{"replica", toJson(replica)}});
         });
-        admission.committed();
         return response;
       });
 
@@ -191,7 +190,7 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
   router.add("DELETE", "/api/v1/replicas/{id}", Access::kTenantOrProvider,
              [&context](ApiRequest& request) {
                engine::TaskAdmission admission(context.engine);
-               auto response = context.store.write([&](store::Transaction& tx) {
+               auto response = admission.write([&](store::Transaction& tx) {
                  auto replica = visibleReplica(request, tx, request.param("id"));
                  requireTransition(replica, domain::ReplicaOperation::kDelete);
                  auto scope = tx.tenant(replica.tenantId);
@@ -207,7 +206,6 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
                  return accepted(queueTask(tx, request, admission, engine::kDeleteReplica,
                                            replica.id, replica.tenantId));
                });
-               admission.committed();
                return response;
              });
 
@@ -223,7 +221,7 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
   router.add("POST", "/api/v1/replicas/{id}/restore-points", Access::kTenantOrProvider,
              [&context](ApiRequest& request) {
                engine::TaskAdmission admission(context.engine);
-               auto response = context.store.write([&](store::Transaction& tx) {
+               auto response = admission.write([&](store::Transaction& tx) {
                  auto replica = visibleReplica(request, tx, request.param("id"));
                  requireTenantMayWork(tx, tx.findTenant(replica.tenantId).value(),
                                       !request.who().isProvider());
@@ -235,7 +233,6 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
                                            replica.id + "/" + pointId, replica.tenantId),
                                  {{"restore_point_id", pointId}});
                });
-               admission.committed();
                return response;
              });
 
@@ -243,7 +240,7 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
       "DELETE", "/api/v1/replicas/{id}/restore-points/{pointId}", Access::kTenantOrProvider,
       [&context](ApiRequest& request) {
         engine::TaskAdmission admission(context.engine);
-        auto response = context.store.write([&](store::Transaction& tx) {
+        auto response = admission.write([&](store::Transaction& tx) {
           auto replica = visibleReplica(request, tx, request.param("id"));
           auto scope = tx.tenant(replica.tenantId);
           const auto points = scope->restorePoints(replica.id);
@@ -257,7 +254,6 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
           return accepted(queueTask(tx, request, admission, engine::kDeleteRestorePoint,
                                     replica.id + "/" + request.param("pointId"), replica.tenantId));
         });
-        admission.committed();
         return response;
       });
 

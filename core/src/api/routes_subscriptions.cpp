@@ -53,7 +53,7 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
             .value_or(0);
     body.finish();
     engine::TaskAdmission admission(context.engine);
-    auto response = context.store.write([&](store::Transaction& tx) {
+    auto response = admission.write([&](store::Transaction& tx) {
       auto tenant = tx.findTenant(tenantId);
       if (!tenant)
         throw badRequest("tenant " + tenantId + " does not exist", {{"field", "tenant_id"}});
@@ -90,7 +90,6 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
                                   subscription.id, tenantId);
       return accepted(task, {{"subscription", toJson(subscription)}});
     });
-    admission.committed();
     return response;
   });
 
@@ -108,7 +107,7 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
   router.add("DELETE", "/api/v1/subscriptions/{id}", Access::kProvider,
              [&context](ApiRequest& request) {
                engine::TaskAdmission admission(context.engine);
-               auto response = context.store.write([&](store::Transaction& tx) {
+               auto response = admission.write([&](store::Transaction& tx) {
                  auto subscription = visibleSubscription(request, tx, request.param("id"));
                  requireIdle(subscription);
                  auto scope = tx.tenant(subscription.tenantId);
@@ -121,14 +120,13 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
                  return accepted(queueTask(tx, request, admission, engine::kReleaseSubscription,
                                            subscription.id, subscription.tenantId));
                });
-               admission.committed();
                return response;
              });
 
   router.add("POST", "/api/v1/subscriptions/{id}/retry", Access::kProvider,
              [&context](ApiRequest& request) {
                engine::TaskAdmission admission(context.engine);
-               auto response = context.store.write([&](store::Transaction& tx) {
+               auto response = admission.write([&](store::Transaction& tx) {
                  auto subscription = visibleSubscription(request, tx, request.param("id"));
                  if (subscription.state != domain::SubscriptionState::kFailed) {
                    throw conflict("subscription " + subscription.id + " is " +
@@ -141,7 +139,6 @@ void addSubscriptionRoutes(Router& router, ApiContext& context) {
                  return accepted(queueTask(tx, request, admission, engine::kProvisionSubscription,
                                            subscription.id, subscription.tenantId));
                });
-               admission.committed();
                return response;
              });
 }

@@ -165,6 +165,16 @@ void TaskEngine::requeue(const std::vector<domain::Task>& tasks) {
   });
 }
 
+namespace {
+
+// A tenant's limit of concurrent tasks; a task of a tenant deleted meanwhile runs alone.
+std::uint32_t maxConcurrentTasks(store::Transaction& tx, const std::string& tenantId) {
+  const auto tenant = tx.findTenant(tenantId);
+  return tenant ? tenant->maxConcurrentTasks : 1;
+}
+
+}  // namespace
+
 std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
   return store_.write([&](store::Transaction& tx) {
     std::vector<domain::Task> claimed;
@@ -175,10 +185,8 @@ std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
     for (auto task : tx.tasksInState(domain::TaskState::kQueued)) {
       if (claimed.size() == count) break;
       if (!task.tenantId.empty()) {
-        if (!limits.contains(task.tenantId)) {
-          auto tenant = tx.findTenant(task.tenantId);
-          limits[task.tenantId] = tenant ? tenant->maxConcurrentTasks : 1;
-        }
+        if (!limits.contains(task.tenantId))
+          limits[task.tenantId] = maxConcurrentTasks(tx, task.tenantId);
         if (runningPerTenant[task.tenantId] >= limits[task.tenantId])
           continue;  // the tenant waits its turn
         ++runningPerTenant[task.tenantId];
@@ -271,10 +279,9 @@ void TaskAdmission::admit(store::Transaction& tx, domain::Task& task) {
 bool TaskAdmission::mayStartAtOnce(store::Transaction& tx, const domain::Task& task) {
   // Oldest first: a task waiting in the queue (for a worker or its tenant's turn) goes before.
   if (tx.anyTaskInState(domain::TaskState::kQueued)) return false;
-  if (!task.tenantId.empty()) {
-    const auto tenant = tx.findTenant(task.tenantId);
-    const std::uint32_t limit = tenant ? tenant->maxConcurrentTasks : 1;
-    if (tx.tenant(task.tenantId)->countTasks(domain::TaskState::kRunning) >= limit) return false;
+  if (!task.tenantId.empty() && tx.tenant(task.tenantId)->countTasks(domain::TaskState::kRunning) >=
+                                    maxConcurrentTasks(tx, task.tenantId)) {
+    return false;
   }
   std::lock_guard lock(engine_.mutex_);
   if (engine_.stopping_ || engine_.idle_ <= engine_.claimed_.size() + engine_.reserved_)

@@ -126,9 +126,10 @@ class TaskEngine {
 };
 
 // Tasks a request creates, started by an idle worker as soon as their transaction commits instead
-// of at the scheduler's next claim (another round trip through the store's writer). Made before
-// the write, `admit` inside it for each new task, `committed` after the commit; when the write
-// fails, the reserved workers are given back as the admission goes out of scope.
+// of at the scheduler's next claim (another round trip through the store's writer). The request
+// runs its change through `write`, which calls `admit` inside it for each new task and hands the
+// claimed tasks to their workers once the change is durable; when the write fails, the reserved
+// workers are given back as the admission goes out of scope.
 class TaskAdmission {
  public:
   explicit TaskAdmission(TaskEngine& engine) : engine_(engine) {}
@@ -136,13 +137,21 @@ class TaskAdmission {
   TaskAdmission(const TaskAdmission&) = delete;
   TaskAdmission& operator=(const TaskAdmission&) = delete;
 
+  // Store::write, then the hand-over: nothing can come between the commit and the workers.
+  template <typename Work>
+  auto write(Work&& work) {
+    auto result = engine_.store_.write(std::forward<Work>(work));
+    committed();
+    return result;
+  }
+
   // Before `task` is inserted: claims it (state running) when a worker is idle, no task waits in
   // the queue before it and its tenant runs fewer tasks than its limit; otherwise it stays queued.
   void admit(store::Transaction& tx, domain::Task& task);
-  // After the commit: the claimed tasks go to their workers; the scheduler wakes for the others.
-  void committed();
 
  private:
+  // After the commit: the claimed tasks go to their workers; the scheduler wakes for the others.
+  void committed();
   // Reserves an idle worker for `task` when it may start at once.
   bool mayStartAtOnce(store::Transaction& tx, const domain::Task& task);
 
