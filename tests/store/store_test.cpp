@@ -1,5 +1,6 @@
 // The SQLite store on real database files: allocation under concurrent writers (threads and
-// processes), migration from the previous schema version, and clear errors for bad files.
+// processes), migration from the previous schema version, clear errors for bad files, and the
+// failover journal's records written through the store's writer.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "domain/ids.h"
+#include "engine/session_journal.h"
 #include "store/migrations.h"
 #include "store/sqlite_store.h"
 
@@ -501,6 +503,86 @@ TEST_F(StoreTest, ReplicasWithoutDevicesAreTheTenantsOwnWithEverythingButTheirDe
   expected.disks.clear();
   expected.nics.clear();
   EXPECT_EQ(light[0], expected);  // the other tenant's replica is not there; the rest is equal
+}
+
+TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNewest) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  domain::FailoverSession session;
+  session.id = "fos-1";
+  session.tenantId = acme;
+  session.taskId = "task-1";
+  session.startedBy = "acme";
+  session.startedUnix = 1700000000;
+  store->write([&](Transaction& tx) {
+    auto scope = tx.tenant(acme);
+    for (const std::string id : {"rep-a", "rep-b"}) {
+      domain::Replica replica;
+      replica.id = id;
+      replica.tenantId = acme;
+      replica.subscriptionId = "sub-0";
+      replica.name = id;
+      replica.state = domain::ReplicaState::kReady;
+      scope->insertReplica(replica);
+      domain::SessionVm vm;
+      vm.replicaId = id;
+      vm.position = static_cast<std::uint32_t>(session.vms.size());
+      session.vms.push_back(vm);
+    }
+    scope->insertSession(session);
+  });
+  engine::SessionJournal journal(*store);
+  auto started = session.vms;
+  for (auto& vm : started) vm.state = domain::SessionVmState::kRunning;
+
+  std::promise<void> release;
+  // The writer is held, so the records below wait for it together.
+  auto holder =
+      store->submitWrite([gate = release.get_future().share()](Transaction&) { gate.wait(); });
+  auto a = started[0];
+  a.step = "power_on";
+  journal.note(acme, session.id, a);
+  a.state = domain::SessionVmState::kDone;
+  const auto aDone = journal.submit(acme, session.id, a, domain::ReplicaState::kFailover);
+  auto b = started[1];
+  b.state = domain::SessionVmState::kFailed;
+  b.error = "power on: host lost";
+  const auto bFailed =
+      journal.submit(acme, session.id, b, domain::ReplicaState::kFailoverFailed, b.error);
+  // A note after the end record in the same batch keeps the replica state the end record set.
+  a.attempts = 2;
+  journal.note(acme, session.id, a);
+  auto lost = started[0];
+  const auto ofAnotherSession = journal.submit(acme, "fos-gone", lost);
+  EXPECT_EQ(aDone.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  release.set_value();
+  holder.get();
+  aDone.get();
+  bFailed.get();
+  // A session that does not exist: its record fails on its own, with the store's error.
+  try {
+    ofAnotherSession.get();
+    FAIL() << "a record of a missing session was accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::kNotFound) << e.what();
+  }
+
+  const auto [journalled, replicas] = store->read([&](Transaction& tx) {
+    auto scope = tx.tenant(acme);
+    return std::make_pair(scope->findSession(session.id).value(), scope->replicas());
+  });
+  ASSERT_EQ(journalled.vms.size(), 2u);
+  EXPECT_EQ(journalled.vms[0], a);  // the newest record of rep-a: done, step and attempts kept
+  EXPECT_EQ(journalled.vms[1], b);
+  ASSERT_EQ(replicas.size(), 2u);
+  for (const auto& replica : replicas) {
+    if (replica.id == "rep-a") {
+      EXPECT_EQ(replica.state, domain::ReplicaState::kFailover);
+    } else {
+      EXPECT_EQ(replica.state, domain::ReplicaState::kFailoverFailed);
+      EXPECT_EQ(replica.error, "power on: host lost");
+    }
+  }
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ struct SessionRun {
   std::mutex mutex;
   std::vector<std::string> errors;
   // VMs' end records still being committed: the next VM need not wait for them, the session does.
-  std::vector<std::future<void>> endRecords;
+  std::vector<std::shared_future<void>> endRecords;
 
   const domain::Replica& replica(const std::string& id) const { return replicas.at(id); }
   std::uint32_t bootDelay(const std::string& replicaId) const {
@@ -239,7 +239,11 @@ void FailoverRunner::Impl::load(const std::string& sessionId, SessionRun& run) {
     auto scope = tx.tenant(session->tenantId);
     if (!session->planId.empty()) run.plan = scope->findFailoverPlan(session->planId);
     std::map<std::string, domain::Replica> replicas;
-    for (auto& replica : scope->replicas()) {
+    // Only a test failover's bubble needs the replicas' NICs: the other sessions skip decoding
+    // every device list.
+    for (auto& replica : session->kind == SessionKind::kTestFailover
+                             ? scope->replicas()
+                             : scope->replicasWithoutDevices()) {
       const auto id = replica.id;
       replicas.emplace(id, std::move(replica));
     }
@@ -327,20 +331,27 @@ void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onS
 }
 
 void FailoverRunner::Impl::awaitEndRecords(SessionRun& run) {
-  std::vector<std::future<void>> records;
+  std::vector<std::shared_future<void>> records;
   {
     std::lock_guard lock(run.mutex);
     records.swap(run.endRecords);
   }
-  for (auto& record : records) {
-    // Kept while its error is read: the writer thread may release the last reference to it.
-    const auto shared = record.share();
+  // Records written together share a future, so a failed write is logged once with its count.
+  std::size_t lost = 0;
+  std::string error;
+  for (const auto& record : records) {
+    // A shared future holds its state while its error is read: the writer thread may release its
+    // own reference meanwhile.
     try {
-      shared.get();
+      record.get();
     } catch (const std::exception& e) {
-      spdlog::error("session {}: a VM's end record was not journalled: {}", run.session.id,
-                    e.what());
+      ++lost;
+      error = e.what();
     }
+  }
+  if (lost > 0) {
+    spdlog::error("session {}: {} VM end record(s) not journalled: {}", run.session.id, lost,
+                  error);
   }
 }
 

@@ -2,18 +2,25 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace warmsite::engine {
 
-std::future<void> SessionJournal::submit(const std::string& tenantId, const std::string& sessionId,
-                                         const domain::SessionVm& vm,
-                                         std::optional<domain::ReplicaState> replicaState,
-                                         const std::string& replicaError) {
-  return store_.submitWrite([=](store::Transaction& tx) {
-    auto scope = tx.tenant(tenantId);
-    scope->updateSessionVm(sessionId, vm);
-    // A replica deleted meanwhile has no state to keep.
-    if (replicaState) scope->setReplicaState(vm.replicaId, *replicaState, replicaError);
-  });
+SessionJournal::~SessionJournal() {
+  std::vector<std::shared_future<void>> queued;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [session, batch] : batches_) queued.push_back(batch.durable);
+  }
+  for (const auto& piece : queued) piece.wait();
+}
+
+std::shared_future<void> SessionJournal::submit(const std::string& tenantId,
+                                                const std::string& sessionId,
+                                                const domain::SessionVm& vm,
+                                                std::optional<domain::ReplicaState> replicaState,
+                                                const std::string& replicaError) {
+  return add(tenantId, sessionId, {vm, replicaState, replicaError});
 }
 
 void SessionJournal::recordAll(const std::string& tenantId, const std::string& sessionId,
@@ -26,16 +33,57 @@ void SessionJournal::recordAll(const std::string& tenantId, const std::string& s
 
 void SessionJournal::note(const std::string& tenantId, const std::string& sessionId,
                           const domain::SessionVm& vm) {
-  // Nobody waits for a note: its failure is only logged.
-  store_.submitWrite([=](store::Transaction& tx) {
-    try {
-      tx.tenant(tenantId)->updateSessionVm(sessionId, vm);
-    } catch (const std::exception& e) {
-      spdlog::warn("session {}: progress of replica {} not journalled: {}", sessionId, vm.replicaId,
-                   e.what());
-      throw;
+  // Nobody waits for a note: the piece that writes it logs its failure.
+  add(tenantId, sessionId, {vm, std::nullopt, {}});
+}
+
+std::shared_future<void> SessionJournal::add(const std::string& tenantId,
+                                             const std::string& sessionId, Record record) {
+  std::lock_guard lock(mutex_);
+  auto [batch, fresh] = batches_.try_emplace(sessionId);
+  if (fresh) {
+    batch->second.tenantId = tenantId;
+    // Queued under the lock: the piece cannot take its batch before the batch is complete.
+    batch->second.durable =
+        store_.submitWrite([this, sessionId](store::Transaction& tx) { write(tx, sessionId); })
+            .share();
+  }
+  auto& records = batch->second.records;
+  auto same = std::find_if(records.begin(), records.end(),
+                           [&](const Record& r) { return r.vm.replicaId == record.vm.replicaId; });
+  if (same == records.end()) {
+    records.push_back(std::move(record));
+  } else {
+    if (!record.replicaState) {  // keeps the replica state a record queued before it carries
+      record.replicaState = same->replicaState;
+      record.replicaError = same->replicaError;
     }
-  });
+    *same = std::move(record);
+  }
+  return batch->second.durable;
+}
+
+void SessionJournal::write(store::Transaction& tx, const std::string& sessionId) {
+  Batch batch;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = batches_.find(sessionId);
+    batch = std::move(found->second);
+    batches_.erase(found);
+  }
+  try {
+    auto scope = tx.tenant(batch.tenantId);
+    for (const auto& record : batch.records) {
+      scope->updateSessionVm(sessionId, record.vm);
+      // A replica deleted meanwhile has no state to keep.
+      if (record.replicaState)
+        scope->setReplicaState(record.vm.replicaId, *record.replicaState, record.replicaError);
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("session {}: {} VM record(s) not journalled: {}", sessionId, batch.records.size(),
+                 e.what());
+    throw;
+  }
 }
 
 }  // namespace warmsite::engine

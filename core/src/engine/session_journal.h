@@ -1,10 +1,13 @@
 #pragma once
 // The journal of failover sessions: each VM step is recorded before and after its plugin call.
-// Many VMs step at once (a global pool, many sessions); the store commits the records queued at the
-// same moment in one transaction (its group commit), so a caller returns only once its record is
-// durable, but a thousand VMs do not cost a thousand transactions.
+// Many VMs step at once (a global pool, many sessions). The records of one session that wait for
+// the store's writer at the same moment are written by one piece of its group commit: a caller
+// returns only once its record is durable, but a thousand VMs cost neither a thousand transactions
+// nor a thousand pieces for the one writer to take in turn.
 
 #include <future>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,24 +20,49 @@ namespace warmsite::engine {
 class SessionJournal {
  public:
   explicit SessionJournal(store::Store& store) : store_(store) {}
+  // Waits for the pieces still queued: they write through this journal.
+  ~SessionJournal();
+  SessionJournal(const SessionJournal&) = delete;
+  SessionJournal& operator=(const SessionJournal&) = delete;
 
   // Records `vm` in its session and, when given, the replica's new state and error. The future
   // is ready once committed, and holds the store's error when the record failed.
-  std::future<void> submit(const std::string& tenantId, const std::string& sessionId,
-                           const domain::SessionVm& vm,
-                           std::optional<domain::ReplicaState> replicaState = std::nullopt,
-                           const std::string& replicaError = {});
+  std::shared_future<void> submit(const std::string& tenantId, const std::string& sessionId,
+                                  const domain::SessionVm& vm,
+                                  std::optional<domain::ReplicaState> replicaState = std::nullopt,
+                                  const std::string& replicaError = {});
   // Records several VMs of one session in one transaction, blocking until committed; rethrows the
   // store's error.
   void recordAll(const std::string& tenantId, const std::string& sessionId,
                  const std::vector<domain::SessionVm>& vms);
   // Records `vm` without waiting, for progress between two durable records (the next step's name, a
   // retry): a crash may lose it, and a resume needs only the records around it. Committed in order
-  // with the others, so a later record is never overwritten by it.
+  // with the VM's other records, so a later record is never overwritten by it.
   void note(const std::string& tenantId, const std::string& sessionId, const domain::SessionVm& vm);
 
  private:
+  struct Record {
+    domain::SessionVm vm;
+    std::optional<domain::ReplicaState> replicaState;
+    std::string replicaError;
+  };
+  // A session's records waiting for the piece queued to write them; a VM's newer record replaces
+  // its older one (a record carries the VM's whole state).
+  struct Batch {
+    std::string tenantId;
+    std::vector<Record> records;
+    std::shared_future<void> durable;
+  };
+
+  std::shared_future<void> add(const std::string& tenantId, const std::string& sessionId,
+                               Record record);
+  // The writer's piece for a session: takes the batch (later records start the next one) and
+  // writes it.
+  void write(store::Transaction& tx, const std::string& sessionId);
+
   store::Store& store_;
+  std::mutex mutex_;
+  std::map<std::string, Batch> batches_;  // by session id
 };
 
 }  // namespace warmsite::engine
