@@ -380,5 +380,41 @@ TEST_F(FailoverTest, ATaskStartsAtOnceWhenAWorkerIsFreeAndWaitsWhileItsTenantIsA
   EXPECT_EQ(failoverEntries, 1) << audit.dump();
 }
 
+TEST_F(FailoverTest, AFailoverThatStartsAtOnceHasItsFirstVmsJournalledAsStartedWithTheSession) {
+  environment({{"latency_ms", {{"power_on", 200}}}});
+  const auto ids = replicas(4);
+  // The second VM has a boot delay: the third waits for it, so the first two start together.
+  auto members = nlohmann::json::array();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    members.push_back({{"replica_id", ids[i]}, {"boot_delay_s", i == 1 ? 1 : 0}});
+  auto plan = acme_->post("/api/v1/failover-plans",
+                          {{"name", "DR"}, {"parallelism", 10}, {"members", members}});
+  ASSERT_STATUS(plan, 201);
+  auto started =
+      acme_->post("/api/v1/failover-plans/" + plan.json()["id"].get<std::string>() + "/failover",
+                  nlohmann::json::object());
+  ASSERT_STATUS(started, 202);
+  const auto vms = started.json()["session"]["vms"];
+  ASSERT_EQ(vms.size(), 4u) << vms.dump();
+  for (std::size_t i = 0; i < vms.size(); ++i) {
+    EXPECT_EQ(vms[i]["replica_id"], ids[i]);
+    EXPECT_EQ(vms[i]["state"], i < 2 ? "running" : "pending") << i;
+    if (i < 2) {
+      EXPECT_EQ(vms[i]["step"], "revert");
+    }
+  }
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
+  const auto session =
+      acme_->get("/api/v1/sessions/" + started.json()["session"]["id"].get<std::string>()).json();
+  for (const auto& vm : session["vms"]) {
+    EXPECT_EQ(vm["state"], "done") << vm.dump();
+    EXPECT_EQ(vm["attempts"], 0) << vm.dump();  // no VM was started twice
+  }
+  for (const auto& id : ids) {
+    EXPECT_EQ(state(id), "failover");
+    EXPECT_EQ(power(id), plugin::PowerState::kOn);
+  }
+}
+
 }  // namespace
 }  // namespace warmsite::apitest

@@ -221,6 +221,7 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   const auto task =
       queueTask(tx, request, admission, engine::kFailoverSession, session.id, tenantId);
   session.taskId = task.id;
+  if (task.state == domain::TaskState::kRunning) engine::journalFirstWave(session, plan);
   scope->insertSession(session);
   if (plan) {
     scope->setFailoverPlanState(plan->id,

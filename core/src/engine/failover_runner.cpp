@@ -27,7 +27,29 @@ using domain::SessionVmState;
 namespace {
 
 constexpr const char* kPreScriptMarker = "== pre-failover script ==\n";
+constexpr const char* kFailoverFirstStep = "revert";
 constexpr const char* kPostScriptMarker = "== post-failover script ==\n";
+
+std::uint32_t bootDelayOf(const std::optional<domain::FailoverPlan>& plan,
+                          const std::string& replicaId) {
+  if (!plan) return 0;
+  for (const auto& member : plan->members) {
+    if (member.replicaId == replicaId) return member.bootDelaySeconds;
+  }
+  return 0;
+}
+
+// How many of `vms`, from `first`, start together: at most `free`, and with boot delays, none after
+// a VM that has one (the next waits for it).
+std::size_t waveSize(const std::vector<SessionVm>& vms, std::size_t first, std::size_t free,
+                     bool bootDelays, const std::optional<domain::FailoverPlan>& plan) {
+  std::size_t size = 0;
+  while (first + size < vms.size() && size < free) {
+    ++size;
+    if (bootDelays && bootDelayOf(plan, vms[first + size - 1].replicaId) > 0) break;
+  }
+  return size;
+}
 
 // Everything one session run works on. `mutex` guards `session.vms` and `errors`.
 struct SessionRun {
@@ -43,13 +65,6 @@ struct SessionRun {
   std::vector<std::shared_future<void>> endRecords;
 
   const domain::Replica& replica(const std::string& id) const { return replicas.at(id); }
-  std::uint32_t bootDelay(const std::string& replicaId) const {
-    if (!plan) return 0;
-    for (const auto& member : plan->members) {
-      if (member.replicaId == replicaId) return member.bootDelaySeconds;
-    }
-    return 0;
-  }
 };
 
 bool finished(const SessionVm& vm) {
@@ -120,6 +135,23 @@ plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& te
   return spec;
 }
 
+std::size_t journalFirstWave(domain::FailoverSession& session,
+                             const std::optional<domain::FailoverPlan>& plan) {
+  if (session.kind != SessionKind::kFailover && session.kind != SessionKind::kPartialFailover)
+    return 0;
+  if (plan && !plan->preScript.command.empty()) return 0;  // the script runs before any VM
+  const auto size = waveSize(session.vms, 0,
+                             std::max<std::uint32_t>(plan ? plan->parallelism : 1, 1), true, plan);
+  const auto now = security::nowUnix();
+  for (std::size_t i = 0; i < size; ++i) {
+    auto& vm = session.vms[i];
+    vm.state = SessionVmState::kRunning;
+    vm.step = kFailoverFirstStep;
+    vm.startedUnix = now;
+  }
+  return size;
+}
+
 struct FailoverRunner::Impl {
   Impl(store::Store& s, plugins::CloudHostRegistry& r, const replication::ReplicaDataStore& d,
        FailoverOptions o)
@@ -171,7 +203,8 @@ struct FailoverRunner::Impl {
     }
   }
 
-  void load(const std::string& sessionId, SessionRun& run);
+  // `resumed`: the task ran before a restart (TaskContext::resumed).
+  void load(const std::string& sessionId, bool resumed, SessionRun& run);
   std::shared_ptr<plugin::CloudHostPlugin> pluginFor(const SessionRun& run,
                                                      const domain::Replica& replica);
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
@@ -231,7 +264,7 @@ struct FailoverRunner::Impl {
   boost::asio::thread_pool pool;
 };
 
-void FailoverRunner::Impl::load(const std::string& sessionId, SessionRun& run) {
+void FailoverRunner::Impl::load(const std::string& sessionId, bool resumed, SessionRun& run) {
   store.read([&](store::Transaction& tx) {
     auto session = tx.findAnySession(sessionId);
     if (!session) throw TaskFailed("session " + sessionId + " no longer exists");
@@ -252,7 +285,9 @@ void FailoverRunner::Impl::load(const std::string& sessionId, SessionRun& run) {
       if (replica == replicas.end())
         throw TaskFailed("replica " + vm.replicaId + " no longer exists");
       run.replicas.emplace(replica->first, replica->second);
-      if (vm.state == SessionVmState::kRunning) run.interrupted.insert(vm.replicaId);
+      // Not resumed, a running VM was journalled as started by the request (journalFirstWave) and
+      // has not called its plugin yet.
+      if (vm.state == SessionVmState::kRunning && resumed) run.interrupted.insert(vm.replicaId);
     }
     for (const auto& subscription : scope->subscriptions())
       run.cloudHostOf[subscription.id] = subscription.cloudHostId;
@@ -371,8 +406,37 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       if (!finished(vm)) pending.push_back(vm);
     }
   }
+  const auto launch = [&](const std::vector<SessionVm>& wave) {
+    {
+      std::lock_guard lock(mutex);
+      active += static_cast<std::uint32_t>(wave.size());
+    }
+    for (const auto& vm : wave) {
+      boost::asio::post(pool, [&, vm] {
+        job(vm);
+        std::lock_guard lock(mutex);
+        --active;
+        changed.notify_all();
+      });
+    }
+  };
+  const auto delayAfter = [&](const std::vector<SessionVm>& wave) {
+    if (bootDelays && !wave.empty()) {
+      nextStartAllowed = std::chrono::steady_clock::now() +
+                         std::chrono::seconds(bootDelayOf(run.plan, wave.back().replicaId));
+    }
+  };
+  // The VMs journalled as started with the session go at once: their start record is durable.
+  std::size_t next = 0;
+  while (next < pending.size() && pending[next].state == SessionVmState::kRunning &&
+         !run.interrupted.contains(pending[next].replicaId)) {
+    ++next;
+  }
+  const std::vector<SessionVm> journalledWithTheSession(pending.begin(), pending.begin() + next);
+  delayAfter(journalledWithTheSession);
+  launch(journalledWithTheSession);
   std::exception_ptr stopped;  // cancelled, or a start could not be journalled
-  for (std::size_t next = 0; next < pending.size();) {
+  while (next < pending.size()) {
     std::uint32_t free = 0;
     {
       std::unique_lock lock(mutex);
@@ -387,30 +451,17 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
                      *nextStartAllowed - std::chrono::steady_clock::now())));
       }
       context.throwIfCancelled();
-      while (next < pending.size() && wave.size() < free) {
-        wave.push_back(pending[next++]);
-        if (!bootDelays) continue;
-        const auto delay = std::chrono::seconds(run.bootDelay(wave.back().replicaId));
-        nextStartAllowed = std::chrono::steady_clock::now() + delay;
-        if (delay.count() > 0) break;  // the next VM waits for this one's delay
-      }
+      const auto size = waveSize(pending, next, free, bootDelays, run.plan);
+      wave.assign(pending.begin() + static_cast<std::ptrdiff_t>(next),
+                  pending.begin() + static_cast<std::ptrdiff_t>(next + size));
+      next += size;
+      delayAfter(wave);
       wave = journalStarts(run, std::move(wave), firstStep);
     } catch (...) {
       stopped = std::current_exception();
       break;
     }
-    {
-      std::lock_guard lock(mutex);
-      active += static_cast<std::uint32_t>(wave.size());
-    }
-    for (const auto& vm : wave) {
-      boost::asio::post(pool, [&, vm] {
-        job(vm);
-        std::lock_guard lock(mutex);
-        --active;
-        changed.notify_all();
-      });
-    }
+    launch(wave);
   }
   {
     std::unique_lock lock(mutex);
@@ -509,7 +560,7 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
                      });
               });
       },
-      "revert");
+      kFailoverFirstStep);
   if (full) {
     applyEdges(run, context);
     if (run.plan) runScript(run, run.plan->postScript, kPostScriptMarker);
@@ -808,7 +859,7 @@ void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled, TaskContext& 
 
 void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
   SessionRun run;
-  load(task.targetId, run);
+  load(task.targetId, context.resumed(), run);
   bool cancelled = false;
   try {
     switch (run.session.kind) {
