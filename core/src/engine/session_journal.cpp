@@ -40,13 +40,14 @@ void SessionJournal::note(const std::string& tenantId, const std::string& sessio
 std::shared_future<void> SessionJournal::add(const std::string& tenantId,
                                              const std::string& sessionId, Record record) {
   std::lock_guard lock(mutex_);
-  auto [batch, fresh] = batches_.try_emplace(sessionId);
-  if (fresh) {
-    batch->second.tenantId = tenantId;
-    // Queued under the lock: the piece cannot take its batch before the batch is complete.
-    batch->second.durable =
+  auto batch = batches_.find(sessionId);
+  if (batch == batches_.end()) {
+    // Queued under the lock, so the piece cannot take its batch before the batch is complete;
+    // and before the batch exists, so a refused submit leaves no batch without a piece.
+    auto durable =
         store_.submitWrite([this, sessionId](store::Transaction& tx) { write(tx, sessionId); })
             .share();
+    batch = batches_.emplace(sessionId, Batch{tenantId, {}, std::move(durable)}).first;
   }
   auto& records = batch->second.records;
   auto same = std::find_if(records.begin(), records.end(),
