@@ -406,10 +406,7 @@ TEST_F(FailoverTest, AFailoverThatStartsAtOnceHasItsFirstVmsJournalledAsStartedW
   EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
   const auto session =
       acme_->get("/api/v1/sessions/" + started.json()["session"]["id"].get<std::string>()).json();
-  for (const auto& vm : session["vms"]) {
-    EXPECT_EQ(vm["state"], "done") << vm.dump();
-    EXPECT_EQ(vm["attempts"], 0) << vm.dump();  // no VM was started twice
-  }
+  for (const auto& vm : session["vms"]) EXPECT_EQ(vm["state"], "done") << vm.dump();
   for (const auto& id : ids) {
     EXPECT_EQ(state(id), "failover");
     EXPECT_EQ(power(id), plugin::PowerState::kOn);

@@ -1,6 +1,6 @@
 // The SQLite store on real database files: allocation under concurrent writers (threads and
-// processes), migration from the previous schema version, clear errors for bad files, and the
-// failover journal's records written through the store's writer.
+// processes), migration from the previous schema version, clear errors for bad files, and what the
+// engine keeps in it: the failover journal's records, whether a task resumes.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,7 @@
 
 #include "domain/ids.h"
 #include "engine/session_journal.h"
+#include "engine/task_engine.h"
 #include "store/migrations.h"
 #include "store/sqlite_store.h"
 
@@ -531,7 +533,22 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
     }
     scope->insertSession(session);
   });
-  engine::SessionJournal journal(*store);
+  // Counts the pieces the journal queues for the store's writer.
+  class CountingStore final : public Store {
+   public:
+    explicit CountingStore(Store& inner) : inner_(inner) {}
+    std::future<void> submitWrite(std::function<void(Transaction&)> work) override {
+      ++pieces;
+      return inner_.submitWrite(std::move(work));
+    }
+    std::unique_ptr<Transaction> beginRead() override { return inner_.beginRead(); }
+    int schemaVersion() override { return inner_.schemaVersion(); }
+    std::atomic<int> pieces = 0;
+
+   private:
+    Store& inner_;
+  } counting(*store);
+  engine::SessionJournal journal(counting);
   auto started = session.vms;
   for (auto& vm : started) vm.state = domain::SessionVmState::kRunning;
 
@@ -555,6 +572,7 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
   auto lost = started[0];
   const auto ofAnotherSession = journal.submit(acme, "fos-gone", lost);
   EXPECT_EQ(aDone.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(counting.pieces, 2);  // one per session: fos-1's four records, fos-gone's one
   release.set_value();
   holder.get();
   aDone.get();
@@ -583,6 +601,40 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
       EXPECT_EQ(replica.error, "power on: host lost");
     }
   }
+}
+
+TEST_F(StoreTest, ATaskThatRanBeforeARestartResumesEvenAfterAnotherRestartBeforeItRuns) {
+  auto store = openSqliteStore(path_);
+  domain::Task task;
+  task.id = "task-1";
+  task.kind = "work";
+  task.state = domain::TaskState::kRunning;  // as a killed daemon left it
+  task.createdBy = "admin";
+  task.createdUnix = 1700000000;
+  task.startedUnix = 1700000001;
+  store->write([&](Transaction& tx) { tx.insertTask(task); });
+  std::vector<bool> runs;  // context.resumed() of each run
+  const auto record = [&](const domain::Task&, engine::TaskContext& context) {
+    runs.push_back(context.resumed());
+  };
+  {
+    // Restarted, then stopped again before any worker ran it (no workers).
+    engine::TaskEngine restarted(*store, 0);
+    restarted.registerKind("work", record);
+    restarted.start();
+    restarted.stop();
+  }
+  EXPECT_EQ(store->read([](Transaction& tx) { return tx.findAnyTask("task-1"); })->state,
+            domain::TaskState::kQueued);
+  engine::TaskEngine again(*store, 1);
+  again.registerKind("work", record);
+  again.start();
+  ASSERT_TRUE(again.waitIdle(std::chrono::seconds(10)));
+  again.stop();
+  EXPECT_EQ(runs, std::vector<bool>{true});
+  const auto done = store->read([](Transaction& tx) { return tx.findAnyTask("task-1"); });
+  EXPECT_EQ(done->state, domain::TaskState::kSucceeded);
+  EXPECT_EQ(done->startedUnix, 1700000001);  // its first start
 }
 
 }  // namespace

@@ -432,7 +432,19 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
          !run.interrupted.contains(pending[next].replicaId)) {
     ++next;
   }
-  const std::vector<SessionVm> journalledWithTheSession(pending.begin(), pending.begin() + next);
+  std::vector<SessionVm> journalledWithTheSession(
+      pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(next));
+  if (!journalledWithTheSession.empty() && context.cancelled()) {
+    // Cancelled before they started: back to pending, their replicas untouched.
+    for (auto& vm : journalledWithTheSession) {
+      vm.state = SessionVmState::kPending;
+      vm.step.clear();
+      vm.startedUnix.reset();
+    }
+    journalWriter.recordAll(run.session.tenantId, run.session.id, journalledWithTheSession);
+    for (const auto& vm : journalledWithTheSession) remember(run, vm);
+    throw TaskCancelled();
+  }
   delayAfter(journalledWithTheSession);
   launch(journalledWithTheSession);
   std::exception_ptr stopped;  // cancelled, or a start could not be journalled

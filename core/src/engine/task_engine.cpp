@@ -44,7 +44,7 @@ void TaskEngine::start() {
     for (auto task : tx.tasksInState(domain::TaskState::kRunning)) {
       spdlog::warn("task {} ({}) was running when the daemon stopped; resuming it", task.id,
                    task.kind);
-      resumedTasks_.insert(task.id);
+      // Its first start stays recorded: whenever it is claimed again, it runs as resumed.
       task.state = domain::TaskState::kQueued;
       tx.updateTask(task);
     }
@@ -157,9 +157,16 @@ bool TaskEngine::waitIdle(std::chrono::milliseconds timeout) {
 
 void TaskEngine::requeue(const std::vector<domain::Task>& tasks) {
   if (tasks.empty()) return;
+  std::set<std::string> resumed;
+  {
+    std::lock_guard lock(mutex_);
+    resumed = resumedTasks_;
+  }
   store_.write([&](store::Transaction& tx) {
     for (auto task : tasks) {
       task.state = domain::TaskState::kQueued;
+      // Never started by this claim: a task's first start is what marks it resumed later.
+      if (!resumed.contains(task.id)) task.startedUnix.reset();
       tx.updateTask(task);
     }
   });
@@ -176,7 +183,9 @@ std::uint32_t maxConcurrentTasks(store::Transaction& tx, const std::string& tena
 }  // namespace
 
 std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
-  return store_.write([&](store::Transaction& tx) {
+  std::vector<std::string> startedBefore;
+  auto claimed = store_.write([&](store::Transaction& tx) {
+    startedBefore.clear();
     std::vector<domain::Task> claimed;
     std::map<std::string, std::uint32_t> runningPerTenant;
     for (const auto& task : tx.tasksInState(domain::TaskState::kRunning))
@@ -192,13 +201,19 @@ std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
         ++runningPerTenant[task.tenantId];
       }
       task.state = domain::TaskState::kRunning;
-      if (!task.startedUnix)
-        task.startedUnix = security::nowUnix();  // a resumed task keeps its first start
+      if (task.startedUnix) {
+        startedBefore.push_back(task.id);  // it ran before a restart: it resumes, first start kept
+      } else {
+        task.startedUnix = security::nowUnix();
+      }
       tx.updateTask(task);
       claimed.push_back(std::move(task));
     }
     return claimed;
   });
+  std::lock_guard lock(mutex_);
+  resumedTasks_.insert(startedBefore.begin(), startedBefore.end());
+  return claimed;
 }
 
 void TaskEngine::finish(const domain::Task& task, domain::TaskState state, const std::string& error,

@@ -100,7 +100,8 @@ class TaskEngine {
   void schedulerLoop();
   void workerLoop();
   std::vector<domain::Task> claim(std::size_t count);
-  // Sets claimed tasks back to queued (they never started).
+  // Sets claimed tasks back to queued (they never started this time; a task that had not started
+  // before forgets its start, so it will not run as resumed).
   void requeue(const std::vector<domain::Task>& tasks);
   void run(const domain::Task& task);
   void finish(const domain::Task& task, domain::TaskState state, const std::string& error,
@@ -120,7 +121,9 @@ class TaskEngine {
   bool stopping_ = false;
   std::uint64_t generation_ = 0;  // bumped by wake(), so the scheduler never sleeps through one
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;  // task id -> cancel flag
-  std::set<std::string> resumedTasks_;  // requeued at start; filled before the workers run
+  // Claimed tasks that had started before (their first start is in the store, kept across
+  // restarts): their runners are told they resume.
+  std::set<std::string> resumedTasks_;
 
   friend class TaskAdmission;
 };
