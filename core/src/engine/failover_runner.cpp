@@ -135,11 +135,11 @@ plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& te
   return spec;
 }
 
-std::size_t journalFirstWave(domain::FailoverSession& session,
-                             const std::optional<domain::FailoverPlan>& plan) {
+void journalFirstWave(domain::FailoverSession& session,
+                      const std::optional<domain::FailoverPlan>& plan) {
   if (session.kind != SessionKind::kFailover && session.kind != SessionKind::kPartialFailover)
-    return 0;
-  if (plan && !plan->preScript.command.empty()) return 0;  // the script runs before any VM
+    return;
+  if (plan && !plan->preScript.command.empty()) return;  // the script runs before any VM
   const auto size = waveSize(session.vms, 0,
                              std::max<std::uint32_t>(plan ? plan->parallelism : 1, 1), true, plan);
   const auto now = security::nowUnix();
@@ -149,7 +149,6 @@ std::size_t journalFirstWave(domain::FailoverSession& session,
     vm.step = kFailoverFirstStep;
     vm.startedUnix = now;
   }
-  return size;
 }
 
 struct FailoverRunner::Impl {

@@ -49,10 +49,9 @@ class FailoverRunner {
 // For a failover about to start at once (its task admitted in the transaction that creates the
 // session): marks the VMs its runner starts first as started, so their start record is the
 // session's own row and the run begins with plugin calls instead of a write. A failover with a
-// pre-script (it runs before any VM) and the other kinds are left as they are. Returns how many of
-// session.vms (in order) were marked.
-std::size_t journalFirstWave(domain::FailoverSession& session,
-                             const std::optional<domain::FailoverPlan>& plan);
+// pre-script (it runs before any VM) and the other kinds are left as they are.
+void journalFirstWave(domain::FailoverSession& session,
+                      const std::optional<domain::FailoverPlan>& plan);
 
 // The edge rules a tenant should have on a cloud host now: the public-IP rules of plan members that
 // are failed over (or permanently), and outbound NAT for its internet networks with a known subnet.

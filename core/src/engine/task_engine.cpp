@@ -185,7 +185,6 @@ std::uint32_t maxConcurrentTasks(store::Transaction& tx, const std::string& tena
 std::vector<domain::Task> TaskEngine::claim(std::size_t count) {
   std::vector<std::string> startedBefore;
   auto claimed = store_.write([&](store::Transaction& tx) {
-    startedBefore.clear();
     std::vector<domain::Task> claimed;
     std::map<std::string, std::uint32_t> runningPerTenant;
     for (const auto& task : tx.tasksInState(domain::TaskState::kRunning))
