@@ -507,6 +507,47 @@ TEST_F(StoreTest, ReplicasWithoutDevicesAreTheTenantsOwnWithEverythingButTheirDe
   EXPECT_EQ(light[0], expected);  // the other tenant's replica is not there; the rest is equal
 }
 
+TEST_F(StoreTest, ASessionReadsBackAsInsertedWithTheVmsThatStartedWithIt) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  domain::FailoverSession session;
+  session.id = "fos-1";
+  session.tenantId = acme;
+  session.taskId = "task-1";
+  session.startedBy = "acme";
+  session.startedUnix = 1700000000;
+  for (const std::string id : {"rep-a", "rep-b"}) {
+    domain::SessionVm vm;
+    vm.replicaId = id;
+    vm.position = static_cast<std::uint32_t>(session.vms.size());
+    vm.restorePointId = "rp-" + id;
+    session.vms.push_back(vm);
+  }
+  // The first VM starts with its session (a failover's first wave).
+  auto& first = session.vms[0];
+  first.state = domain::SessionVmState::kRunning;
+  first.step = "revert";
+  first.attempts = 1;
+  first.startedUnix = 1700000001;
+  store->write([&](Transaction& tx) {
+    auto scope = tx.tenant(acme);
+    for (const auto& vm : session.vms) {
+      domain::Replica replica;
+      replica.id = vm.replicaId;
+      replica.tenantId = acme;
+      replica.subscriptionId = "sub-0";
+      replica.name = vm.replicaId;
+      scope->insertReplica(replica);
+    }
+    scope->insertSession(session);
+  });
+  const auto read = store->read(
+      [&](Transaction& tx) { return tx.tenant(acme)->findSession(session.id).value(); });
+  ASSERT_EQ(read.vms.size(), 2u);
+  EXPECT_EQ(read.vms[0], session.vms[0]);
+  EXPECT_EQ(read.vms[1], session.vms[1]);
+}
+
 TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNewest) {
   auto [store, tenants] = subscribedTenants();
   const auto& acme = tenants[0];

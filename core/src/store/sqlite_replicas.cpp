@@ -474,14 +474,21 @@ void SqliteTenantScope::insertSession(const domain::FailoverSession& session) {
     insert.bind(12, session.startedUnix);
     bindOptional(insert, 13, session.finishedUnix);
     insert.exec();
+    // Every column: a VM may start with its session (its step and start journalled at once).
     CachedStatement vm(db_, R"sql(
-      INSERT INTO session_vms (session_id, replica_id, position, state, restore_point_id) VALUES (?, ?, ?, ?, ?))sql");
+      INSERT INTO session_vms (session_id, replica_id, position, state, step, attempts, restore_point_id, error,
+        started_unix, finished_unix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
     for (const auto& member : session.vms) {
       vm.bind(1, session.id);
       vm.bind(2, member.replicaId);
       vm.bind(3, static_cast<std::int64_t>(member.position));
       vm.bind(4, std::string(domain::toString(member.state)));
-      vm.bind(5, member.restorePointId);
+      vm.bind(5, member.step);
+      vm.bind(6, static_cast<std::int64_t>(member.attempts));
+      vm.bind(7, member.restorePointId);
+      vm.bind(8, member.error);
+      bindOptional(vm, 9, member.startedUnix);
+      bindOptional(vm, 10, member.finishedUnix);
       vm.exec();
       vm.reset();
     }
