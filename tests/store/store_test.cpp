@@ -678,5 +678,56 @@ TEST_F(StoreTest, ATaskThatRanBeforeARestartResumesEvenAfterAnotherRestartBefore
   EXPECT_EQ(done->startedUnix, 1700000001);  // its first start
 }
 
+TEST_F(StoreTest, OnlyATaskStartedAtOnceGetsWhatItsRequestHandedOver) {
+  auto store = openSqliteStore(path_);
+  std::mutex mutex;
+  std::map<std::string, std::string> seen;  // task id -> what its run was handed ("" for nothing)
+  std::promise<void> release;
+  const auto gate = release.get_future().share();
+  engine::TaskEngine engine(*store, 1);
+  engine.registerKind("work", [&](const domain::Task& task, engine::TaskContext& context) {
+    const auto* handed = std::any_cast<std::string>(&context.handedOver());
+    {
+      std::lock_guard lock(mutex);
+      seen[task.id] = handed ? *handed : "";
+    }
+    if (handed) gate.wait();  // the task started at once keeps the only worker busy
+  });
+  engine.start();
+  // A request's task with what it read handed over; returns the task as inserted.
+  const auto request = [&](const std::string& id) {
+    engine::TaskAdmission admission(engine);
+    return admission.write([&](Transaction& tx) {
+      domain::Task task;
+      task.id = id;
+      task.kind = "work";
+      task.createdBy = "admin";
+      task.createdUnix = 1700000000;
+      admission.admit(tx, task);
+      tx.insertTask(task);
+      admission.handOver(task.id, "read by the request of " + id);
+      return task;
+    });
+  };
+  // The worker is idle once it started: the first request it is idle for starts at once (one that
+  // came earlier waits in the queue, runs without what was handed over, and the next one tries).
+  domain::Task atOnce;
+  for (int attempt = 0; attempt < 100 && atOnce.state != domain::TaskState::kRunning; ++attempt) {
+    ASSERT_TRUE(engine.waitIdle(std::chrono::seconds(10)));
+    atOnce = request("task-" + std::to_string(attempt));
+  }
+  ASSERT_EQ(atOnce.state, domain::TaskState::kRunning);
+  // No idle worker now: this one waits in the queue, where what its request read may grow stale.
+  const auto queued = request("task-queued");
+  EXPECT_EQ(queued.state, domain::TaskState::kQueued);
+  release.set_value();
+  ASSERT_TRUE(engine.waitIdle(std::chrono::seconds(10)));
+  engine.stop();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(seen[atOnce.id], "read by the request of " + atOnce.id);
+  ASSERT_TRUE(seen.contains("task-queued"));
+  EXPECT_EQ(seen["task-queued"], "");
+}
+
 }  // namespace
 }  // namespace warmsite::store

@@ -149,11 +149,12 @@ std::map<std::string, std::string> pointsOfLastFailovers(store::TenantScope& sco
   return points;
 }
 
-// The tenant's replicas by id (without their devices, which a session does not need): one query,
-// where a large plan would take one per member.
-std::map<std::string, domain::Replica> replicasById(store::TenantScope& scope) {
+// The tenant's replicas by id, in one query where a large plan would take one per member. Only a
+// test failover's bubble needs their devices (it mirrors their networks): the others skip decoding
+// every device list.
+std::map<std::string, domain::Replica> replicasById(store::TenantScope& scope, bool withDevices) {
   std::map<std::string, domain::Replica> byId;
-  for (auto& replica : scope.replicasWithoutDevices()) {
+  for (auto& replica : withDevices ? scope.replicas() : scope.replicasWithoutDevices()) {
     const auto id = replica.id;
     byId.emplace(id, std::move(replica));
   }
@@ -221,16 +222,18 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   const auto task =
       queueTask(tx, request, admission, engine::kFailoverSession, session.id, tenantId);
   session.taskId = task.id;
-  if (task.state == domain::TaskState::kRunning) engine::journalFirstWave(session, plan);
+  const bool startsAtOnce = task.state == domain::TaskState::kRunning;
+  if (startsAtOnce) engine::journalFirstWave(session, plan);
   scope->insertSession(session);
   if (plan) {
-    scope->setFailoverPlanState(plan->id,
-                                start.kind == domain::SessionKind::kUndo
-                                    ? domain::FailoverPlanState::kUndoInProgress
-                                    : domain::FailoverPlanState::kInProgress,
-                                session.id);
+    plan->state = start.kind == domain::SessionKind::kUndo
+                      ? domain::FailoverPlanState::kUndoInProgress
+                      : domain::FailoverPlanState::kInProgress;
+    plan->lastSessionId = session.id;
+    scope->setFailoverPlanState(plan->id, plan->state, session.id);
   }
   request.auditIn(tx, 202, tenantId);  // who started it commits with the session
+  if (startsAtOnce) admission.handOver(task.id, engine::SessionStart{session, plan, members});
   return session;
 }
 
@@ -404,7 +407,8 @@ void addFailoverRoutes(Router& router, ApiContext& context) {
                     {{"state", domain::toString(plan.state)}});
               }
               auto scope = tx.tenant(plan.tenantId);
-              const auto replicas = replicasById(*scope);
+              const auto replicas =
+                  replicasById(*scope, start.kind == domain::SessionKind::kTestFailover);
               std::vector<domain::Replica> members;
               for (const auto& member : plan.members) {
                 const auto replica = replicas.find(member.replicaId);

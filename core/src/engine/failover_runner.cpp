@@ -204,6 +204,8 @@ struct FailoverRunner::Impl {
 
   // `resumed`: the task ran before a restart (TaskContext::resumed).
   void load(const std::string& sessionId, bool resumed, SessionRun& run);
+  // What the session's request handed over; only the replicas' cloud hosts are read.
+  void adopt(const SessionStart& start, SessionRun& run);
   std::shared_ptr<plugin::CloudHostPlugin> pluginFor(const SessionRun& run,
                                                      const domain::Replica& replica);
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
@@ -263,6 +265,15 @@ struct FailoverRunner::Impl {
   boost::asio::thread_pool pool;
 };
 
+namespace {
+
+void readCloudHosts(store::TenantScope& scope, SessionRun& run) {
+  for (const auto& subscription : scope.subscriptions())
+    run.cloudHostOf[subscription.id] = subscription.cloudHostId;
+}
+
+}  // namespace
+
 void FailoverRunner::Impl::load(const std::string& sessionId, bool resumed, SessionRun& run) {
   store.read([&](store::Transaction& tx) {
     auto session = tx.findAnySession(sessionId);
@@ -288,9 +299,16 @@ void FailoverRunner::Impl::load(const std::string& sessionId, bool resumed, Sess
       // has not called its plugin yet.
       if (vm.state == SessionVmState::kRunning && resumed) run.interrupted.insert(vm.replicaId);
     }
-    for (const auto& subscription : scope->subscriptions())
-      run.cloudHostOf[subscription.id] = subscription.cloudHostId;
+    readCloudHosts(*scope, run);
   });
+}
+
+void FailoverRunner::Impl::adopt(const SessionStart& start, SessionRun& run) {
+  run.session = start.session;
+  run.plan = start.plan;
+  for (const auto& replica : start.replicas) run.replicas.emplace(replica.id, replica);
+  store.read(
+      [&](store::Transaction& tx) { readCloudHosts(*tx.tenant(run.session.tenantId), run); });
 }
 
 std::shared_ptr<plugin::CloudHostPlugin> FailoverRunner::Impl::pluginFor(
@@ -870,7 +888,11 @@ void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled, TaskContext& 
 
 void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
   SessionRun run;
-  load(task.targetId, context.resumed(), run);
+  if (const auto* start = std::any_cast<SessionStart>(&context.handedOver())) {
+    adopt(*start, run);
+  } else {
+    load(task.targetId, context.resumed(), run);
+  }
   bool cancelled = false;
   try {
     switch (run.session.kind) {

@@ -46,6 +46,14 @@ class FailoverRunner {
   std::unique_ptr<Impl> impl_;
 };
 
+// What the request that creates a session read and wrote for it, handed to the session's runner
+// when its task starts at once (TaskAdmission::handOver): the run begins without reading it back.
+struct SessionStart {
+  domain::FailoverSession session;           // as inserted
+  std::optional<domain::FailoverPlan> plan;  // with the state the session gave it
+  std::vector<domain::Replica> replicas;     // the session's VMs' replicas
+};
+
 // For a failover about to start at once (its task admitted in the transaction that creates the
 // session): marks the VMs its runner starts first as started, so their start record is the
 // session's own row and the run begins with plugin calls instead of a write. A failover with a

@@ -6,6 +6,17 @@
 
 namespace warmsite::engine {
 
+namespace {
+
+template <typename Claims>
+std::vector<domain::Task> tasksOf(const Claims& claims) {
+  std::vector<domain::Task> tasks;
+  for (const auto& claimed : claims) tasks.push_back(claimed.task);
+  return tasks;
+}
+
+}  // namespace
+
 void TaskContext::report(std::uint32_t percent) {
   store_.write([&](store::Transaction& tx) {
     auto task = tx.findAnyTask(taskId_);
@@ -76,7 +87,7 @@ void TaskEngine::stop() {
   for (auto& worker : workers_) worker.join();
   workers_.clear();
   // Claimed but never started: back to the queue, as if never claimed.
-  requeue({claimed_.begin(), claimed_.end()});
+  requeue(tasksOf(claimed_));
   claimed_.clear();
 }
 
@@ -119,7 +130,7 @@ void TaskEngine::schedulerLoop() {
     std::lock_guard lock(mutex_);
     // One idle worker per task: waking them all would cost every idle worker a context switch.
     for (auto& task : tasks) {
-      claimed_.push_back(std::move(task));
+      claimed_.push_back({std::move(task), {}});
       work_.notify_one();
     }
   }
@@ -127,7 +138,7 @@ void TaskEngine::schedulerLoop() {
 
 void TaskEngine::workerLoop() {
   while (true) {
-    domain::Task task;
+    ClaimedTask claimed;
     {
       std::unique_lock lock(mutex_);
       ++idle_;
@@ -135,10 +146,10 @@ void TaskEngine::workerLoop() {
       work_.wait(lock, [&] { return stopping_ || !claimed_.empty(); });
       --idle_;
       if (stopping_) return;
-      task = std::move(claimed_.front());
+      claimed = std::move(claimed_.front());
       claimed_.pop_front();
     }
-    run(task);
+    run(claimed);
   }
 }
 
@@ -229,7 +240,8 @@ void TaskEngine::finish(const domain::Task& task, domain::TaskState state, const
   });
 }
 
-void TaskEngine::run(const domain::Task& task) {
+void TaskEngine::run(const ClaimedTask& claimed) {
+  const auto& task = claimed.task;
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   bool resumed = false;
   {
@@ -243,7 +255,7 @@ void TaskEngine::run(const domain::Task& task) {
   }
   auto state = domain::TaskState::kSucceeded;
   std::string error;
-  TaskContext context(store_, task.id, cancel, resumed);
+  TaskContext context(store_, task.id, cancel, resumed, claimed.handedOver);
   auto runner = runners_.find(task.kind);
   if (runner == runners_.end()) {
     state = domain::TaskState::kFailed;
@@ -287,7 +299,13 @@ void TaskAdmission::admit(store::Transaction& tx, domain::Task& task) {
   }
   task.state = domain::TaskState::kRunning;
   task.startedUnix = security::nowUnix();
-  claimed_.push_back(task);
+  claimed_.push_back({task, {}});
+}
+
+void TaskAdmission::handOver(const std::string& taskId, std::any data) {
+  for (auto& claimed : claimed_) {
+    if (claimed.task.id == taskId) claimed.handedOver = std::move(data);
+  }
 }
 
 bool TaskAdmission::mayStartAtOnce(store::Transaction& tx, const domain::Task& task) {
@@ -319,7 +337,7 @@ void TaskAdmission::committed() {
       }
     }
   }
-  if (stopping) engine_.requeue(tasks);  // as stop() does with the tasks it had claimed
+  if (stopping) engine_.requeue(tasksOf(tasks));  // as stop() does with the tasks it had claimed
   if (leftQueued_) engine_.wake();
 }
 

@@ -5,6 +5,7 @@
 // them outside any transaction. A runner journals its steps in the store and makes each one
 // idempotent, so a task found running after a crash is run again and picks up where it stopped.
 
+#include <any>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -40,11 +41,18 @@ class TaskCancelled : public std::runtime_error {
 class TaskContext {
  public:
   TaskContext(store::Store& store, std::string taskId, std::shared_ptr<std::atomic<bool>> cancel,
-              bool resumed)
-      : store_(store), taskId_(std::move(taskId)), cancel_(std::move(cancel)), resumed_(resumed) {}
+              bool resumed, std::any handedOver = {})
+      : store_(store),
+        taskId_(std::move(taskId)),
+        cancel_(std::move(cancel)),
+        resumed_(resumed),
+        handedOver_(std::move(handedOver)) {}
 
   // True when the task had started before (the daemon stopped while it ran) and runs again now.
   bool resumed() const noexcept { return resumed_; }
+  // What the request that created the task handed over with it (TaskAdmission::handOver): set only
+  // when the task started at once, empty when it waited in the queue or resumes.
+  const std::any& handedOver() const noexcept { return handedOver_; }
 
   void report(std::uint32_t percent);
   bool cancelled() const noexcept { return cancel_->load(); }
@@ -67,7 +75,14 @@ class TaskContext {
   std::string taskId_;
   std::shared_ptr<std::atomic<bool>> cancel_;
   bool resumed_;
+  std::any handedOver_;
   std::function<void(store::Transaction&)> finalWrite_;
+};
+
+// A task claimed for a worker, with what its creator handed over.
+struct ClaimedTask {
+  domain::Task task;
+  std::any handedOver;
 };
 
 class TaskAdmission;
@@ -103,7 +118,7 @@ class TaskEngine {
   // Sets claimed tasks back to queued (they never started this time; a task that had not started
   // before forgets its start, so it will not run as resumed).
   void requeue(const std::vector<domain::Task>& tasks);
-  void run(const domain::Task& task);
+  void run(const ClaimedTask& claimed);
   void finish(const domain::Task& task, domain::TaskState state, const std::string& error,
               const TaskContext& context);
 
@@ -113,11 +128,11 @@ class TaskEngine {
   std::thread scheduler_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
-  std::condition_variable wakeup_;    // the scheduler's
-  std::condition_variable work_;      // the workers'
-  std::deque<domain::Task> claimed_;  // claimed, not yet picked up by a worker
-  std::size_t idle_ = 0;              // workers waiting for a task
-  std::size_t reserved_ = 0;          // idle workers promised to admitted tasks not yet committed
+  std::condition_variable wakeup_;   // the scheduler's
+  std::condition_variable work_;     // the workers'
+  std::deque<ClaimedTask> claimed_;  // claimed, not yet picked up by a worker
+  std::size_t idle_ = 0;             // workers waiting for a task
+  std::size_t reserved_ = 0;         // idle workers promised to admitted tasks not yet committed
   bool stopping_ = false;
   std::uint64_t generation_ = 0;  // bumped by wake(), so the scheduler never sleeps through one
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;  // task id -> cancel flag
@@ -151,6 +166,10 @@ class TaskAdmission {
   // Before `task` is inserted: claims it (state running) when a worker is idle, no task waits in
   // the queue before it and its tenant runs fewer tasks than its limit; otherwise it stays queued.
   void admit(store::Transaction& tx, domain::Task& task);
+  // Gives a task claimed by `admit` what the request read and wrote for it, which its runner gets
+  // (TaskContext::handedOver) instead of reading it back from the store. A queued task gets
+  // nothing: it may start after other changes.
+  void handOver(const std::string& taskId, std::any data);
 
  private:
   // After the commit: the claimed tasks go to their workers; the scheduler wakes for the others.
@@ -159,7 +178,7 @@ class TaskAdmission {
   bool mayStartAtOnce(store::Transaction& tx, const domain::Task& task);
 
   TaskEngine& engine_;
-  std::vector<domain::Task> claimed_;
+  std::vector<ClaimedTask> claimed_;
   bool leftQueued_ = false;  // a task was left to the scheduler
 };
 
