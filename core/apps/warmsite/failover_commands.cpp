@@ -314,6 +314,8 @@ nlohmann::json watchSession(Cli& cli, nlohmann::json session, std::chrono::secon
   const bool live = stderrIsTerminal();
   const auto id = session.value("id", "");
   const auto names = replicaNames(cli, session.value("tenant_id", ""));
+  // A 202 carries the session's summary: its VMs come with the session itself.
+  if (!session.contains("vms")) session = cli.get("/sessions/" + urlEncode(id));
   std::vector<std::string> shown;
   for (;;) {
     const auto lines = liveLines(session, names);

@@ -287,23 +287,13 @@ nlohmann::json toJson(const domain::FailoverPlan& plan) {
           {"created_at", plan.createdUnix}};
 }
 
-nlohmann::json toJson(const domain::FailoverSession& session) {
-  auto vms = nlohmann::json::array();
+nlohmann::json toSummaryJson(const domain::FailoverSession& session) {
   std::size_t finished = 0;
   for (const auto& vm : session.vms) {
     if (vm.state == domain::SessionVmState::kDone || vm.state == domain::SessionVmState::kFailed ||
         vm.state == domain::SessionVmState::kSkipped) {
       ++finished;
     }
-    vms.push_back({{"replica_id", vm.replicaId},
-                   {"position", vm.position},
-                   {"state", domain::toString(vm.state)},
-                   {"step", optionalText(vm.step)},
-                   {"attempts", vm.attempts},
-                   {"restore_point_id", optionalText(vm.restorePointId)},
-                   {"error", optionalText(vm.error)},
-                   {"started_at", optionalTime(vm.startedUnix)},
-                   {"finished_at", optionalTime(vm.finishedUnix)}});
   }
   return {{"id", session.id},
           {"tenant_id", session.tenantId},
@@ -318,8 +308,25 @@ nlohmann::json toJson(const domain::FailoverSession& session) {
           {"script_output", optionalText(session.scriptOutput)},
           {"started_by", session.startedBy},
           {"started_at", session.startedUnix},
-          {"finished_at", optionalTime(session.finishedUnix)},
-          {"vms", vms}};
+          {"finished_at", optionalTime(session.finishedUnix)}};
+}
+
+nlohmann::json toJson(const domain::FailoverSession& session) {
+  auto vms = nlohmann::json::array();
+  for (const auto& vm : session.vms) {
+    vms.push_back({{"replica_id", vm.replicaId},
+                   {"position", vm.position},
+                   {"state", domain::toString(vm.state)},
+                   {"step", optionalText(vm.step)},
+                   {"attempts", vm.attempts},
+                   {"restore_point_id", optionalText(vm.restorePointId)},
+                   {"error", optionalText(vm.error)},
+                   {"started_at", optionalTime(vm.startedUnix)},
+                   {"finished_at", optionalTime(vm.finishedUnix)}});
+  }
+  auto json = toSummaryJson(session);
+  json["vms"] = std::move(vms);
+  return json;
 }
 
 }  // namespace warmsite::api

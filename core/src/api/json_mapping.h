@@ -24,6 +24,9 @@ nlohmann::json toJson(const domain::RestorePoint& point);
 nlohmann::json toJson(const domain::ReplicationJob& job);
 nlohmann::json toJson(const domain::ReplicationRun& run);
 nlohmann::json toJson(const domain::FailoverPlan& plan);
+// A session without its VMs' list (counts and progress only): what a 202 carries, whatever the
+// plan's size.
+nlohmann::json toSummaryJson(const domain::FailoverSession& session);
 nlohmann::json toJson(const domain::FailoverSession& session);
 
 // Replaces the values of keys that look secret ("password", "secret", "token", "key") with

@@ -256,7 +256,7 @@ void requireTestIsolation(const ApiContext& context, store::TenantScope& scope,
 
 // Built after the commit: the JSON need not hold the write lock.
 ApiResponse acceptedSession(const domain::FailoverSession& session) {
-  ApiResponse response{202, {{"session", toJson(session)}}, session.tenantId};
+  ApiResponse response{202, {{"session", toSummaryJson(session)}}, session.tenantId};
   response.body["task_id"] = session.taskId;
   response.headers.emplace_back("Location", "/api/v1/sessions/" + session.id);
   return response;
