@@ -358,7 +358,13 @@ TEST_F(StoreTest, MigratesFromThePreviousSchemaVersion) {
     db.exec(
         "INSERT INTO tenants (id, name, created_unix) VALUES ('tnt-old', 'Old Tenant', 1600000000);"
         "INSERT INTO cloud_hosts (id, name, plugin, config_json, created_unix) "
-        "VALUES ('ch', 'old host', 'vsphere-mock', '{}', 1600000000);");
+        "VALUES ('ch', 'old host', 'vsphere-mock', '{}', 1600000000);"
+        "INSERT INTO failover_sessions (id, tenant_id, task_id, kind, state, started_by, "
+        "started_unix) VALUES ('fos-old', 'tnt-old', 'task-old', 'failover', 'completed', 'Old', "
+        "1600000000);"
+        "INSERT INTO session_vms (session_id, replica_id, position, state, step, attempts, "
+        "restore_point_id, started_unix, finished_unix) VALUES ('fos-old', 'rep-old', 0, 'done', "
+        "'power_on', 2, 'rp-old', 1600000001, 1600000002);");
     ASSERT_EQ(db.execAndGet("PRAGMA user_version").getInt(), previous);
   }
   auto store = openSqliteStore(path_);
@@ -368,6 +374,19 @@ TEST_F(StoreTest, MigratesFromThePreviousSchemaVersion) {
   EXPECT_EQ(old->name, "Old Tenant");
   EXPECT_TRUE(old->enabled);
   EXPECT_EQ(old->maxConcurrentTasks, 10u);
+  // A session's journal survives the migration as it was.
+  const auto session =
+      store->read([](Transaction& tx) { return tx.tenant("tnt-old")->findSession("fos-old"); });
+  ASSERT_TRUE(session.has_value());
+  ASSERT_EQ(session->vms.size(), 1u);
+  const auto& vm = session->vms[0];
+  EXPECT_EQ(vm.replicaId, "rep-old");
+  EXPECT_EQ(vm.state, domain::SessionVmState::kDone);
+  EXPECT_EQ(vm.step, "power_on");
+  EXPECT_EQ(vm.attempts, 2u);
+  EXPECT_EQ(vm.restorePointId, "rp-old");
+  EXPECT_EQ(vm.startedUnix, 1600000001);
+  EXPECT_EQ(vm.finishedUnix, 1600000002);
   // What the new version added works on the old data.
   store->write([](Transaction& tx) { tx.insertVlanRange({"r", "ch", 5, 5, false}); });
   EXPECT_EQ(store->write([](Transaction& tx) {

@@ -268,6 +268,37 @@ CREATE TABLE replication_runs (
 CREATE INDEX replication_runs_by_replica ON replication_runs(tenant_id, replica_id, started_unix);
 CREATE INDEX replication_runs_by_state ON replication_runs(state);
 )sql"},
+    {6, "indexes for what every task and session start reads; session VMs without a rowid", R"sql(
+-- A tenant's running tasks and sessions in progress are counted at every start: found by tenant
+-- and state, not by scanning the tenant's whole history.
+CREATE INDEX tasks_by_tenant_state ON tasks(tenant_id, state);
+DROP INDEX failover_sessions_by_state;
+CREATE INDEX failover_sessions_by_state ON failover_sessions(state, tenant_id);
+-- A tenant's restore points and replicas come in the order they are listed, without a sort.
+CREATE INDEX restore_points_by_tenant ON restore_points(tenant_id, replica_id, created_unix);
+DROP INDEX replicas_by_tenant;
+CREATE INDEX replicas_by_tenant ON replicas(tenant_id, name, id);
+-- Session VMs live in their primary key's tree alone: one tree written per row, not two.
+CREATE TABLE session_vms_keyed (
+  session_id TEXT NOT NULL REFERENCES failover_sessions(id) ON DELETE CASCADE,
+  replica_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  step TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  restore_point_id TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  started_unix INTEGER,
+  finished_unix INTEGER,
+  PRIMARY KEY (session_id, replica_id)
+) WITHOUT ROWID;
+INSERT INTO session_vms_keyed (session_id, replica_id, position, state, step, attempts,
+                               restore_point_id, error, started_unix, finished_unix)
+  SELECT session_id, replica_id, position, state, step, attempts, restore_point_id, error,
+         started_unix, finished_unix FROM session_vms;
+DROP TABLE session_vms;
+ALTER TABLE session_vms_keyed RENAME TO session_vms;
+)sql"},
 };
 
 }  // namespace

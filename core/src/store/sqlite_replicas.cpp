@@ -329,10 +329,9 @@ std::vector<domain::RestorePoint> SqliteTenantScope::restorePoints(const std::st
 std::map<std::string, std::vector<domain::RestorePoint>>
 SqliteTenantScope::restorePointsByReplica() {
   return guarded("list restore points of tenant " + tenantId(), [&] {
-    // Through the tenant's replicas: restore points are keyed by replica.
+    // A point's tenant is its replica's (the insert copies it): its index gives this order.
     CachedStatement query(db_, std::string("SELECT ") + kRestorePointColumns + R"sql(
-      FROM replicas r JOIN restore_points rp ON rp.replica_id = r.id
-      WHERE r.tenant_id = ?1 AND rp.tenant_id = ?1 ORDER BY rp.replica_id, rp.created_unix, rp.rowid)sql");
+      FROM restore_points rp WHERE rp.tenant_id = ?1 ORDER BY rp.replica_id, rp.created_unix, rp.rowid)sql");
     query.bind(1, tenantId());
     std::map<std::string, std::vector<domain::RestorePoint>> result;
     while (query.executeStep()) {
