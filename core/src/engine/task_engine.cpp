@@ -149,7 +149,7 @@ void TaskEngine::workerLoop() {
       claimed = std::move(claimed_.front());
       claimed_.pop_front();
     }
-    run(claimed);
+    run(std::move(claimed));
   }
 }
 
@@ -240,7 +240,7 @@ void TaskEngine::finish(const domain::Task& task, domain::TaskState state, const
   });
 }
 
-void TaskEngine::run(const ClaimedTask& claimed) {
+void TaskEngine::run(ClaimedTask claimed) {
   const auto& task = claimed.task;
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   bool resumed = false;
@@ -255,7 +255,7 @@ void TaskEngine::run(const ClaimedTask& claimed) {
   }
   auto state = domain::TaskState::kSucceeded;
   std::string error;
-  TaskContext context(store_, task.id, cancel, resumed, claimed.handedOver);
+  TaskContext context(store_, task.id, cancel, resumed, std::move(claimed.handedOver));
   auto runner = runners_.find(task.kind);
   if (runner == runners_.end()) {
     state = domain::TaskState::kFailed;

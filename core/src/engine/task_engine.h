@@ -118,7 +118,7 @@ class TaskEngine {
   // Sets claimed tasks back to queued (they never started this time; a task that had not started
   // before forgets its start, so it will not run as resumed).
   void requeue(const std::vector<domain::Task>& tasks);
-  void run(const ClaimedTask& claimed);
+  void run(ClaimedTask claimed);
   void finish(const domain::Task& task, domain::TaskState state, const std::string& error,
               const TaskContext& context);
 
