@@ -381,13 +381,14 @@ TEST_F(FailoverTest, ATaskStartsAtOnceWhenAWorkerIsFreeAndWaitsWhileItsTenantIsA
 }
 
 TEST_F(FailoverTest, AFailoverThatStartsAtOnceHasItsFirstVmsJournalledAsStartedWithTheSession) {
-  // Reverts take long enough to read the session while the first VMs are in them.
-  environment({{"latency_ms", {{"revert_to_restore_point", 1500}}}});
+  // Reverts take long enough to read the session while the first VMs are in them, with seconds
+  // to spare on a loaded machine.
+  environment({{"latency_ms", {{"revert_to_restore_point", 3000}}}});
   const auto ids = replicas(4);
   // The second VM has a boot delay: the third waits for it, so the first two start together.
   auto members = nlohmann::json::array();
   for (std::size_t i = 0; i < ids.size(); ++i)
-    members.push_back({{"replica_id", ids[i]}, {"boot_delay_s", i == 1 ? 1 : 0}});
+    members.push_back({{"replica_id", ids[i]}, {"boot_delay_s", i == 1 ? 3 : 0}});
   auto plan = acme_->post("/api/v1/failover-plans",
                           {{"name", "DR"}, {"parallelism", 10}, {"members", members}});
   ASSERT_STATUS(plan, 201);
@@ -420,6 +421,19 @@ TEST_F(FailoverTest, AFailoverThatStartsAtOnceHasItsFirstVmsJournalledAsStartedW
     EXPECT_EQ(state(id), "failover");
     EXPECT_EQ(power(id), plugin::PowerState::kOn);
   }
+}
+
+TEST_F(FailoverTest, AReplicaInASessionInProgressCannotBeDeleted) {
+  environment({{"latency_ms", {{"revert_to_restore_point", 3000}}}});
+  const auto id = replicas(1)[0];
+  auto started = acme_->post("/api/v1/replicas/" + id + "/failover", nlohmann::json::object());
+  ASSERT_STATUS(started, 202);
+  auto refused = acme_->request("DELETE", "/api/v1/replicas/" + id);
+  EXPECT_STATUS(refused, 409);
+  EXPECT_THAT(refused.json()["message"].get<std::string>(), HasSubstr("still in progress"));
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
+  EXPECT_EQ(state(id), "failover");
+  EXPECT_EQ(power(id), plugin::PowerState::kOn);
 }
 
 }  // namespace

@@ -705,7 +705,8 @@ TEST_F(StoreTest, OnlyATaskStartedAtOnceGetsWhatItsRequestHandedOver) {
   const auto gate = release.get_future().share();
   engine::TaskEngine engine(*store, 1);
   engine.registerKind("work", [&](const domain::Task& task, engine::TaskContext& context) {
-    const auto* handed = std::any_cast<std::string>(&context.handedOver());
+    const auto given = context.takeHandedOver();
+    const auto* handed = std::any_cast<std::string>(&given);
     {
       std::lock_guard lock(mutex);
       seen[task.id] = handed ? *handed : "";

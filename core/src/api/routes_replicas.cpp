@@ -201,6 +201,13 @@ void addReplicaRoutes(Router& router, ApiContext& context) {
                                     plan.name + "; remove it from the plan");
                    }
                  }
+                 for (const auto& session : scope->sessionsInProgress()) {
+                   if (std::any_of(session.vms.begin(), session.vms.end(),
+                                   [&](const auto& vm) { return vm.replicaId == replica.id; })) {
+                     throw conflict("replica " + replica.name + " is in session " + session.id +
+                                    ", still in progress; wait for its end");
+                   }
+                 }
                  replica.deleting = true;
                  scope->updateReplica(replica);
                  return accepted(queueTask(tx, request, admission, engine::kDeleteReplica,

@@ -205,7 +205,7 @@ struct FailoverRunner::Impl {
   // `resumed`: the task ran before a restart (TaskContext::resumed).
   void load(const std::string& sessionId, bool resumed, SessionRun& run);
   // What the session's request handed over; only the replicas' cloud hosts are read.
-  void adopt(const SessionStart& start, SessionRun& run);
+  void adopt(SessionStart&& start, SessionRun& run);
   std::shared_ptr<plugin::CloudHostPlugin> pluginFor(const SessionRun& run,
                                                      const domain::Replica& replica);
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
@@ -303,10 +303,13 @@ void FailoverRunner::Impl::load(const std::string& sessionId, bool resumed, Sess
   });
 }
 
-void FailoverRunner::Impl::adopt(const SessionStart& start, SessionRun& run) {
-  run.session = start.session;
-  run.plan = start.plan;
-  for (const auto& replica : start.replicas) run.replicas.emplace(replica.id, replica);
+void FailoverRunner::Impl::adopt(SessionStart&& start, SessionRun& run) {
+  run.session = std::move(start.session);
+  run.plan = std::move(start.plan);
+  for (auto& replica : start.replicas) {
+    const auto id = replica.id;
+    run.replicas.emplace(id, std::move(replica));
+  }
   store.read(
       [&](store::Transaction& tx) { readCloudHosts(*tx.tenant(run.session.tenantId), run); });
 }
@@ -888,13 +891,14 @@ void FailoverRunner::Impl::finish(SessionRun& run, bool cancelled, TaskContext& 
 
 void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
   SessionRun run;
-  if (const auto* start = std::any_cast<SessionStart>(&context.handedOver())) {
-    adopt(*start, run);
-  } else {
-    load(task.targetId, context.resumed(), run);
-  }
   bool cancelled = false;
   try {
+    auto handedOver = context.takeHandedOver();
+    if (auto* start = std::any_cast<SessionStart>(&handedOver)) {
+      adopt(std::move(*start), run);
+    } else {
+      load(task.targetId, context.resumed(), run);
+    }
     switch (run.session.kind) {
       case SessionKind::kFailover:
       case SessionKind::kPartialFailover:
@@ -922,6 +926,10 @@ void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
   } catch (const std::exception& e) {
     run.errors.push_back(e.what());
   }
+  // A session that could not be read has nothing to settle; one that was read ends, failed if its
+  // reading stopped halfway (a replica gone), never left in progress.
+  if (run.session.id.empty())
+    throw TaskFailed(run.errors.empty() ? "cancelled" : run.errors.front());
   finish(run, cancelled, context);
   if (cancelled) throw TaskCancelled();
   if (run.session.state == domain::SessionState::kFailed) throw TaskFailed(run.session.error);

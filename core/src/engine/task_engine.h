@@ -50,9 +50,10 @@ class TaskContext {
 
   // True when the task had started before (the daemon stopped while it ran) and runs again now.
   bool resumed() const noexcept { return resumed_; }
-  // What the request that created the task handed over with it (TaskAdmission::handOver): set only
-  // when the task started at once, empty when it waited in the queue or resumes.
-  const std::any& handedOver() const noexcept { return handedOver_; }
+  // What the request that created the task handed over with it (TaskAdmission::handOver), given
+  // away to the first caller: set only when the task started at once, empty when it waited in the
+  // queue or resumes.
+  std::any takeHandedOver() noexcept { return std::move(handedOver_); }
 
   void report(std::uint32_t percent);
   bool cancelled() const noexcept { return cancel_->load(); }

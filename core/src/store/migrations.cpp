@@ -295,7 +295,9 @@ CREATE TABLE session_vms_keyed (
 INSERT INTO session_vms_keyed (session_id, replica_id, position, state, step, attempts,
                                restore_point_id, error, started_unix, finished_unix)
   SELECT session_id, replica_id, position, state, step, attempts, restore_point_id, error,
-         started_unix, finished_unix FROM session_vms;
+         started_unix, finished_unix FROM session_vms
+  -- Rows of a session no longer there (only a hand edit leaves them) would fail the foreign key.
+  WHERE session_id IN (SELECT id FROM failover_sessions);
 DROP TABLE session_vms;
 ALTER TABLE session_vms_keyed RENAME TO session_vms;
 )sql"},
