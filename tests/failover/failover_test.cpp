@@ -415,8 +415,8 @@ TEST_F(FailoverTest, AFailoverThatStartsAtOnceHasItsFirstVmsJournalledAsStartedW
     }
   }
   EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
-  for (const auto& vm : acme_->get(sessionPath).json()["vms"])
-    EXPECT_EQ(vm["state"], "done") << vm.dump();
+  const auto ended = acme_->get(sessionPath).json();
+  for (const auto& vm : ended["vms"]) EXPECT_EQ(vm["state"], "done") << vm.dump();
   for (const auto& id : ids) {
     EXPECT_EQ(state(id), "failover");
     EXPECT_EQ(power(id), plugin::PowerState::kOn);
