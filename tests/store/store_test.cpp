@@ -526,15 +526,21 @@ TEST_F(StoreTest, ReplicasWithoutDevicesAreTheTenantsOwnWithEverythingButTheirDe
   EXPECT_EQ(light[0], expected);  // the other tenant's replica is not there; the rest is equal
 }
 
-TEST_F(StoreTest, ASessionReadsBackAsInsertedWithTheVmsThatStartedWithIt) {
-  auto [store, tenants] = subscribedTenants();
-  const auto& acme = tenants[0];
+// A session of `tenantId` with no VMs yet, as a request starts it.
+domain::FailoverSession sessionOf(const std::string& tenantId) {
   domain::FailoverSession session;
   session.id = "fos-1";
-  session.tenantId = acme;
+  session.tenantId = tenantId;
   session.taskId = "task-1";
   session.startedBy = "acme";
   session.startedUnix = 1700000000;
+  return session;
+}
+
+TEST_F(StoreTest, ASessionReadsBackAsInsertedWithTheVmsThatStartedWithIt) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  auto session = sessionOf(acme);
   for (const std::string id : {"rep-a", "rep-b"}) {
     domain::SessionVm vm;
     vm.replicaId = id;
@@ -570,12 +576,7 @@ TEST_F(StoreTest, ASessionReadsBackAsInsertedWithTheVmsThatStartedWithIt) {
 TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNewest) {
   auto [store, tenants] = subscribedTenants();
   const auto& acme = tenants[0];
-  domain::FailoverSession session;
-  session.id = "fos-1";
-  session.tenantId = acme;
-  session.taskId = "task-1";
-  session.startedBy = "acme";
-  session.startedUnix = 1700000000;
+  auto session = sessionOf(acme);
   store->write([&](Transaction& tx) {
     auto scope = tx.tenant(acme);
     for (const std::string id : {"rep-a", "rep-b"}) {

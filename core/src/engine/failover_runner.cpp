@@ -928,8 +928,10 @@ void FailoverRunner::Impl::run(const domain::Task& task, TaskContext& context) {
   }
   // A session that could not be read has nothing to settle; one that was read ends, failed if its
   // reading stopped halfway (a replica gone), never left in progress.
-  if (run.session.id.empty())
-    throw TaskFailed(run.errors.empty() ? "cancelled" : run.errors.front());
+  if (run.session.id.empty()) {
+    if (cancelled) throw TaskCancelled();
+    throw TaskFailed(run.errors.front());
+  }
   finish(run, cancelled, context);
   if (cancelled) throw TaskCancelled();
   if (run.session.state == domain::SessionState::kFailed) throw TaskFailed(run.session.error);
