@@ -54,9 +54,12 @@ class Bench : public warmsite::bench::BenchService {
     for (const auto& [tenant, plan] : tenantsAndPlans)
       clients.push_back(login(tenant, "tenant-pass-1"));
     std::vector<std::string> tasks(tenantsAndPlans.size());
-    // The clients' threads wait, ready, before the clock starts: making 50 threads is the
-    // benchmark's cost, not the service's, and the requests then come at once.
+    // The clients' threads wait, ready, before the clock starts, and end after it stopped: making
+    // and ending 50 threads is the benchmark's cost, not the service's, and the requests then come
+    // at once.
     std::latch go(1);
+    std::latch answered(static_cast<std::ptrdiff_t>(tenantsAndPlans.size()));
+    std::latch stopped(1);
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < tenantsAndPlans.size(); ++i) {
       threads.emplace_back([&, i] {
@@ -65,11 +68,13 @@ class Bench : public warmsite::bench::BenchService {
             clients[i].post("/api/v1/failover-plans/" + tenantsAndPlans[i].second + "/" + operation,
                             nlohmann::json::object()),
             202, operation)["task_id"];
+        answered.count_down();
+        stopped.wait();
       });
     }
     const auto start = Clock::now();
     go.count_down();
-    for (auto& thread : threads) thread.join();
+    answered.wait();
     for (const auto& id : tasks) {
       while (true) {
         const auto task = orchestrator().store().read(
@@ -82,7 +87,10 @@ class Bench : public warmsite::bench::BenchService {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
     }
-    return seconds(Clock::now() - start);
+    const auto wall = Clock::now() - start;
+    stopped.count_down();
+    for (auto& thread : threads) thread.join();
+    return seconds(wall);
   }
 };
 

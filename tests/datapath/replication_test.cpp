@@ -383,6 +383,16 @@ TEST_F(ReplicationTest, FailoverBootsTheChosenRestorePointsDataAndUndoDropsWhatC
   const auto third = replication::replicate(agent(), log());
   EXPECT_EQ(third.kind, "incremental");
   EXPECT_TRUE(restorePointEquals(third.restorePointId, source_));
+
+  // A point of the cloud host's own boots the VM's own volumes: the data file the failover above
+  // attached is let go.
+  const auto snapshot = restorePoint(replica_);
+  const auto onOwn = run("/api/v1/replicas/" + replica_ + "/failover");
+  ASSERT_EQ(onOwn["state"], "completed") << onOwn.dump();
+  EXPECT_EQ(onOwn["vms"][0]["restore_point_id"], snapshot);
+  const auto own = plugin()->compute()->diskData(replica_, {});
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  EXPECT_TRUE(own->empty());
 }
 
 TEST_F(ReplicationTest, ATestFailoverBootsACopyOfThePointAndLeavesTheReplicaAlone) {

@@ -573,13 +573,13 @@ TEST_F(StoreTest, ASessionReadsBackAsInsertedWithTheVmsThatStartedWithIt) {
   EXPECT_EQ(read.vms[1], session.vms[1]);
 }
 
-TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNewest) {
-  auto [store, tenants] = subscribedTenants();
-  const auto& acme = tenants[0];
+// Acme's replicas `ids` (ready), and a session of acme with one pending VM for each.
+domain::FailoverSession insertSessionOf(Store& store, const std::string& acme,
+                                        const std::vector<std::string>& ids) {
   auto session = sessionOf(acme);
-  store->write([&](Transaction& tx) {
+  store.write([&](Transaction& tx) {
     auto scope = tx.tenant(acme);
-    for (const std::string id : {"rep-a", "rep-b"}) {
+    for (const auto& id : ids) {
       domain::Replica replica;
       replica.id = id;
       replica.tenantId = acme;
@@ -594,6 +594,81 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
     }
     scope->insertSession(session);
   });
+  return session;
+}
+
+TEST_F(StoreTest, SessionVmsAreJournalledOnlyInTheTenantsOwnSessionAndAllOrNone) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  const auto session = insertSessionOf(*store, acme, {"rep-a", "rep-b"});
+  auto started = session.vms;
+  for (auto& vm : started) {
+    vm.state = domain::SessionVmState::kRunning;
+    vm.step = "revert";
+  }
+  // The kind of error journalling `vms` as `tenantId` gives; none when it was journalled.
+  const auto kindOf = [&](const std::string& tenantId,
+                          std::vector<domain::SessionVm> vms) -> std::optional<StoreError::Kind> {
+    try {
+      store->write(
+          [&](Transaction& tx) { tx.tenant(tenantId)->updateSessionVms(session.id, vms); });
+    } catch (const StoreError& e) {
+      return e.kind();
+    }
+    return std::nullopt;
+  };
+  // Another tenant cannot journal acme's session, even knowing its id.
+  EXPECT_EQ(kindOf(tenants[1], started), StoreError::Kind::kNotFound);
+  // A VM that is not in the session fails the batch: the VM before it is not kept either.
+  auto stranger = started[0];
+  stranger.replicaId = "rep-x";
+  EXPECT_EQ(kindOf(acme, {started[0], stranger}), StoreError::Kind::kNotFound);
+  const auto unchanged = store->read(
+      [&](Transaction& tx) { return tx.tenant(acme)->findSession(session.id).value(); });
+  EXPECT_EQ(unchanged.vms, session.vms);
+
+  EXPECT_EQ(kindOf(acme, started), std::nullopt);
+  const auto journalled = store->read(
+      [&](Transaction& tx) { return tx.tenant(acme)->findSession(session.id).value(); });
+  EXPECT_EQ(journalled.vms, started);
+}
+
+TEST_F(StoreTest, APlanReadsBackTheMembersOfItsLastEditOnEveryConnection) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  insertSessionOf(*store, acme, {"rep-a", "rep-b"});
+  domain::FailoverPlan plan;
+  plan.id = "fp-1";
+  plan.tenantId = acme;
+  plan.name = "site";
+  plan.members = {{"rep-a", 0, {}}};
+  auto twin = plan;  // the same members under another plan
+  twin.id = "fp-2";
+  twin.name = "twin";
+  store->write([&](Transaction& tx) {
+    tx.tenant(acme)->insertFailoverPlan(plan);
+    tx.tenant(acme)->insertFailoverPlan(twin);
+  });
+  // Read by the writer's connection and a reader's, the first plan then changes.
+  const auto readBoth = [&](const std::string& id) {
+    const auto written = store->write(
+        [&](Transaction& tx) { return tx.tenant(acme)->findFailoverPlan(id).value(); });
+    const auto read =
+        store->read([&](Transaction& tx) { return tx.tenant(acme)->findFailoverPlan(id).value(); });
+    EXPECT_EQ(written, read);
+    return read.members;
+  };
+  EXPECT_EQ(readBoth(plan.id), plan.members);
+  plan.members = {{"rep-b", 5, {}}, {"rep-a", 0, {}}};
+  store->write([&](Transaction& tx) { tx.tenant(acme)->updateFailoverPlan(plan); });
+  EXPECT_EQ(readBoth(plan.id), plan.members);
+  EXPECT_EQ(readBoth(twin.id), twin.members);
+}
+
+TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNewest) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  const auto session = insertSessionOf(*store, acme, {"rep-a", "rep-b"});
   // Counts the pieces the journal queues for the store's writer.
   class CountingStore final : public Store {
    public:

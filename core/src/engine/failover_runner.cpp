@@ -59,6 +59,10 @@ struct SessionRun {
   std::map<std::string, std::string> cloudHostOf;  // subscription id -> cloud host id
   // VMs a stopped daemon left in flight: their backend may be ahead of the journal.
   std::set<std::string> interrupted;
+  // Replicas with replicated disk files, listed once when a failover starts instead of once per
+  // VM: one without any then has none attached (only a failover attaches them, and a replica is in
+  // one session at a time).
+  std::set<std::string> withReplicatedData;
   std::mutex mutex;
   std::vector<std::string> errors;
   // VMs' end records still being committed: the next VM need not wait for them, the session does.
@@ -418,6 +422,7 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
   std::mutex mutex;
   std::condition_variable changed;
   std::uint32_t active = 0;
+  bool draining = false;  // every VM launched: only the last one to end wakes the scheduler
   std::optional<std::chrono::steady_clock::time_point> nextStartAllowed;
   std::vector<SessionVm> pending;
   {
@@ -436,7 +441,7 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
         job(vm);
         std::lock_guard lock(mutex);
         --active;
-        changed.notify_all();
+        if (!draining || active == 0) changed.notify_one();
       });
     }
   };
@@ -497,6 +502,7 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
   }
   {
     std::unique_lock lock(mutex);
+    draining = true;
     changed.wait(lock, [&] { return active == 0; });
   }
   awaitEndRecords(run);
@@ -539,6 +545,7 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
   const bool full = run.session.kind == SessionKind::kFailover;
   if (full && run.plan && !runScript(run, run.plan->preScript, kPreScriptMarker)) return;
   const auto parallelism = run.plan ? run.plan->parallelism : 1;
+  run.withReplicatedData = data.replicasWithData(run.session.tenantId);
   schedule(
       run, context, parallelism, true,
       [&](const SessionVm& scheduled) {
@@ -567,7 +574,7 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
                 } else {
                   // A point of the host's own: its volumes boot, not data files an earlier failover
                   // to a replicated point attached.
-                  if (!data.diskFiles(replica.tenantId, replica.id).empty() &&
+                  if (run.withReplicatedData.contains(replica.id) &&
                       cloudHosts.abiMinor(run.cloudHostOf.at(replica.subscriptionId)) >= 1) {
                     call("boot " + replica.name + " from its own volumes", run, vm, context,
                          [&](const plugin::CallContext& ctx) -> plugin::Status {

@@ -25,10 +25,8 @@ std::shared_future<void> SessionJournal::submit(const std::string& tenantId,
 
 void SessionJournal::recordAll(const std::string& tenantId, const std::string& sessionId,
                                const std::vector<domain::SessionVm>& vms) {
-  store_.write([&](store::Transaction& tx) {
-    auto scope = tx.tenant(tenantId);
-    for (const auto& vm : vms) scope->updateSessionVm(sessionId, vm);
-  });
+  store_.write(
+      [&](store::Transaction& tx) { tx.tenant(tenantId)->updateSessionVms(sessionId, vms); });
 }
 
 void SessionJournal::note(const std::string& tenantId, const std::string& sessionId,
@@ -74,12 +72,15 @@ void SessionJournal::write(store::Transaction& tx, const std::string& sessionId)
   }
   try {
     auto scope = tx.tenant(batch.tenantId);
-    for (const auto& record : batch.records) {
-      scope->updateSessionVm(sessionId, record.vm);
+    std::vector<domain::SessionVm> vms;
+    vms.reserve(batch.records.size());
+    for (auto& record : batch.records) {
       // A replica deleted meanwhile has no state to keep.
       if (record.replicaState)
         scope->setReplicaState(record.vm.replicaId, *record.replicaState, record.replicaError);
+      vms.push_back(std::move(record.vm));
     }
+    scope->updateSessionVms(sessionId, vms);
   } catch (const std::exception& e) {
     spdlog::warn("session {}: {} VM record(s) not journalled: {}", sessionId, batch.records.size(),
                  e.what());

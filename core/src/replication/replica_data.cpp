@@ -36,6 +36,17 @@ std::vector<std::filesystem::path> ReplicaDataStore::diskFiles(const std::string
   return files;
 }
 
+std::set<std::string> ReplicaDataStore::replicasWithData(const std::string& tenantId) const {
+  std::set<std::string> replicas;
+  std::error_code missing;
+  for (const auto& entry : std::filesystem::directory_iterator(root_ / tenantId, missing)) {
+    const auto replicaId = entry.path().filename().string();
+    if (entry.is_directory(missing) && !diskFiles(tenantId, replicaId).empty())
+      replicas.insert(replicaId);
+  }
+  return replicas;
+}
+
 void ReplicaDataStore::bootFrom(const std::string& tenantId, const std::string& replicaId,
                                 const std::string& pointId) const {
   const auto files = diskFiles(tenantId, replicaId);

@@ -5,6 +5,7 @@
 // it.
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,8 @@ class ReplicaDataStore {
   std::string failbackBase(const std::string& tenantId, const std::string& replicaId) const;
   std::vector<std::filesystem::path> diskFiles(const std::string& tenantId,
                                                const std::string& replicaId) const;
+  // The tenant's replicas that have disk files: one directory listing for a whole plan.
+  std::set<std::string> replicasWithData(const std::string& tenantId) const;
 
   static constexpr std::string_view kFailbackBitmap = "warmsite-failback";
 

@@ -87,6 +87,9 @@ std::unique_ptr<Connection> ConnectionPool::open() {
             static_cast<int>(options_.busyTimeout.count()));
     db->exec("PRAGMA foreign_keys = ON");     // per connection: SQLite's default is off
     db->exec("PRAGMA synchronous = NORMAL");  // WAL + NORMAL: durable across process crashes
+    // Savepoints (one per piece of a group commit) keep their sub-journal in memory instead of
+    // a temporary file written page by page.
+    db->exec("PRAGMA temp_store = MEMORY");
     // Replaces SQLite's autocheckpoint: checkpointLoop does it.
     sqlite3_wal_hook(db->getHandle(), &ConnectionPool::onWalCommit, this);
     return db;

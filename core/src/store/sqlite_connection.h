@@ -4,6 +4,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <any>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -43,9 +44,29 @@ class Connection : public SQLite::Database {
   // Returns a statement after use; it must be reset and unbound.
   void give(const std::string& sql, SQLite::Statement statement);
 
+  // What `parse` makes of a JSON column's `text` for the row `key`, parsed again only when the text
+  // changed: a large plan's members take longer to parse than to read, and are read far more often
+  // (every failover start, every edge update) than written.
+  template <typename T, typename Parse>
+  const T& parsed(const std::string& key, const std::string& text, Parse&& parse) {
+    auto it = parsed_.find(key);
+    if (it == parsed_.end() || it->second.text != text || !std::any_cast<T>(&it->second.value)) {
+      if (it == parsed_.end() && parsed_.size() >= kMaxParsed) parsed_.clear();
+      Parsed fresh{text, parse()};
+      it = parsed_.insert_or_assign(key, std::move(fresh)).first;
+    }
+    return *std::any_cast<T>(&it->second.value);
+  }
+
  private:
   static constexpr std::size_t kMaxStatements = 256;  // distinct SQL texts kept
+  static constexpr std::size_t kMaxParsed = 4096;     // rows whose parsed column is kept
+  struct Parsed {
+    std::string text;
+    std::any value;
+  };
   std::unordered_map<std::string, std::vector<SQLite::Statement>> statements_;
+  std::unordered_map<std::string, Parsed> parsed_;
 };
 
 // Drop-in for SQLite::Statement on a pool connection: taken from the connection's cache, and

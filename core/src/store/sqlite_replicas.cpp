@@ -46,6 +46,18 @@ void expectOneRow(int changed, const std::string& what) {
   if (changed == 0) throw StoreError(Kind::kNotFound, what + " not found");
 }
 
+// A session VM's journalled columns (state, step, attempts, restore_point_id, error, started_unix,
+// finished_unix, in this order) from parameter `first` on.
+void bindJournalledState(SQLite::Statement& statement, int first, const domain::SessionVm& vm) {
+  statement.bind(first, std::string(domain::toString(vm.state)));
+  statement.bind(first + 1, vm.step);
+  statement.bind(first + 2, static_cast<std::int64_t>(vm.attempts));
+  statement.bind(first + 3, vm.restorePointId);
+  statement.bind(first + 4, vm.error);
+  bindOptional(statement, first + 5, vm.startedUnix);
+  bindOptional(statement, first + 6, vm.finishedUnix);
+}
+
 }  // namespace
 
 // ---- shared selects
@@ -97,8 +109,10 @@ std::vector<domain::FailoverPlan> selectFailoverPlans(SQLite::Database& db,
     plan.name = query.getColumn(2).getString();
     plan.description = query.getColumn(3).getString();
     plan.parallelism = static_cast<std::uint32_t>(query.getColumn(4).getInt());
-    plan.members = nlohmann::json::parse(query.getColumn(5).getString())
-                       .get<std::vector<domain::PlanMember>>();
+    const auto members = query.getColumn(5).getString();
+    plan.members = static_cast<Connection&>(db).parsed<std::vector<domain::PlanMember>>(
+        plan.id, members,
+        [&] { return nlohmann::json::parse(members).get<std::vector<domain::PlanMember>>(); });
     plan.preScript = {query.getColumn(6).getString(),
                       static_cast<std::uint32_t>(query.getColumn(7).getInt())};
     plan.postScript = {query.getColumn(8).getString(),
@@ -481,13 +495,7 @@ void SqliteTenantScope::insertSession(const domain::FailoverSession& session) {
       vm.bind(1, session.id);
       vm.bind(2, member.replicaId);
       vm.bind(3, static_cast<std::int64_t>(member.position));
-      vm.bind(4, std::string(domain::toString(member.state)));
-      vm.bind(5, member.step);
-      vm.bind(6, static_cast<std::int64_t>(member.attempts));
-      vm.bind(7, member.restorePointId);
-      vm.bind(8, member.error);
-      bindOptional(vm, 9, member.startedUnix);
-      bindOptional(vm, 10, member.finishedUnix);
+      bindJournalledState(vm, 4, member);
       vm.exec();
       vm.reset();
     }
@@ -532,24 +540,26 @@ void SqliteTenantScope::updateSession(const domain::FailoverSession& session) {
   });
 }
 
-void SqliteTenantScope::updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) {
-  guarded("journal session " + sessionId + " replica " + vm.replicaId, [&] {
+void SqliteTenantScope::updateSessionVms(const std::string& sessionId,
+                                         std::span<const domain::SessionVm> vms) {
+  guarded("journal session " + sessionId, [&] {
+    // The session is the tenant's: checked once, not once per VM (a journal batch holds many).
+    CachedStatement owned(db_, "SELECT 1 FROM failover_sessions WHERE id = ? AND tenant_id = ?");
+    owned.bind(1, sessionId);
+    owned.bind(2, tenantId());
+    if (!owned.executeStep())
+      throw StoreError(Kind::kNotFound, "session " + sessionId + " not found");
     CachedStatement update(db_, R"sql(
-      UPDATE session_vms SET state = ?, step = ?, attempts = ?, restore_point_id = ?, error = ?, started_unix = ?,
-        finished_unix = ?
-      WHERE session_id = ? AND replica_id = ?
-        AND EXISTS (SELECT 1 FROM failover_sessions WHERE id = session_id AND tenant_id = ?))sql");
-    update.bind(1, std::string(domain::toString(vm.state)));
-    update.bind(2, vm.step);
-    update.bind(3, static_cast<std::int64_t>(vm.attempts));
-    update.bind(4, vm.restorePointId);
-    update.bind(5, vm.error);
-    bindOptional(update, 6, vm.startedUnix);
-    bindOptional(update, 7, vm.finishedUnix);
-    update.bind(8, sessionId);
-    update.bind(9, vm.replicaId);
-    update.bind(10, tenantId());
-    expectOneRow(update.exec(), "session " + sessionId + " replica " + vm.replicaId);
+      UPDATE session_vms SET state = ?, step = ?, attempts = ?, restore_point_id = ?, error = ?,
+        started_unix = ?, finished_unix = ?
+      WHERE session_id = ? AND replica_id = ?)sql");
+    for (const auto& vm : vms) {
+      bindJournalledState(update, 1, vm);
+      update.bind(8, sessionId);
+      update.bind(9, vm.replicaId);
+      expectOneRow(update.exec(), "session " + sessionId + " replica " + vm.replicaId);
+      update.reset();
+    }
   });
 }
 

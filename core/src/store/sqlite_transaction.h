@@ -69,7 +69,8 @@ class SqliteTenantScope final : public TenantScope {
                                                 std::uint32_t limit) override;
   std::vector<domain::FailoverSession> sessionsInProgress() override;
   void updateSession(const domain::FailoverSession& session) override;
-  void updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) override;
+  void updateSessionVms(const std::string& sessionId,
+                        std::span<const domain::SessionVm> vms) override;
 
  private:
   void writePlanMembers(const domain::FailoverPlan& plan);

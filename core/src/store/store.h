@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -137,7 +138,10 @@ class TenantScope {
   virtual std::vector<domain::FailoverSession> sessionsInProgress() = 0;
   virtual void updateSession(
       const domain::FailoverSession& session) = 0;  // the session's own fields
-  virtual void updateSessionVm(const std::string& sessionId, const domain::SessionVm& vm) = 0;
+  // Journals each VM's whole state in the session (kNotFound when the session or a VM is not
+  // there).
+  virtual void updateSessionVms(const std::string& sessionId,
+                                std::span<const domain::SessionVm> vms) = 0;
 
  protected:
   explicit TenantScope(std::string tenantId) : tenantId_(std::move(tenantId)) {}
