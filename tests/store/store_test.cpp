@@ -459,7 +459,7 @@ TEST_F(StoreTest, DirectoryOrMissingParentIsAnIoError) {
   }
 }
 
-TEST_F(StoreTest, RestorePointsByReplicaAreTheTenantsOwnOldestFirst) {
+TEST_F(StoreTest, TheNewestRestorePointsAreTheTenantsOwnAtOrBeforeATime) {
   auto [store, tenants] = subscribedTenants();
   store->write([&](Transaction& tx) {
     for (std::size_t t = 0; t < tenants.size(); ++t) {
@@ -471,26 +471,30 @@ TEST_F(StoreTest, RestorePointsByReplicaAreTheTenantsOwnOldestFirst) {
         replica.subscriptionId = subscription;
         replica.name = replica.id;
         tx.tenant(tenants[t])->insertReplica(replica);
-        for (std::int64_t at : {300, 100, 200}) {  // inserted out of order
+        // Out of order, and two in the same second: the one taken later is the newer.
+        const std::vector<std::int64_t> times = {300, 100, 200, 300};
+        for (std::size_t i = 0; i < times.size(); ++i) {
           tx.tenant(tenants[t])
-              ->insertRestorePoint({replica.id + "-" + std::to_string(at), replica.id, tenants[t],
-                                    "", at, "snapshot", 0});
+              ->insertRestorePoint({replica.id + "-" + std::to_string(i), replica.id, tenants[t],
+                                    "", times[i], "snapshot", 0});
         }
       }
     }
   });
-  const auto points =
-      store->read([&](Transaction& tx) { return tx.tenant(tenants[0])->restorePointsByReplica(); });
-  ASSERT_EQ(points.size(), 2u);
-  for (const auto& [replica, list] : points) {
-    EXPECT_THAT(replica, ::testing::StartsWith("rep-0-"));
-    ASSERT_EQ(list.size(), 3u);
-    EXPECT_EQ(list[0].createdUnix, 100);
-    EXPECT_EQ(list[2].createdUnix, 300);
-    EXPECT_EQ(list, store->read([&](Transaction& tx) {
-      return tx.tenant(tenants[0])->restorePoints(replica);
-    }));
-  }
+  const auto newest = [&](std::optional<std::string> replicaId,
+                          std::optional<std::int64_t> atOrBefore) {
+    return store->read([&](Transaction& tx) {
+      return tx.tenant(tenants[0])->newestRestorePoints(replicaId, atOrBefore);
+    });
+  };
+  using Points = std::map<std::string, std::string>;
+  EXPECT_EQ(newest(std::nullopt, std::nullopt),
+            (Points{{"rep-0-0", "rep-0-0-3"}, {"rep-0-1", "rep-0-1-3"}}));
+  EXPECT_EQ(newest(std::nullopt, 250),
+            (Points{{"rep-0-0", "rep-0-0-2"}, {"rep-0-1", "rep-0-1-2"}}));
+  EXPECT_EQ(newest(std::nullopt, 50), Points{});
+  EXPECT_EQ(newest("rep-0-1", 100), (Points{{"rep-0-1", "rep-0-1-1"}}));
+  EXPECT_EQ(newest("rep-1-0", std::nullopt), Points{});  // another tenant's replica
 }
 
 TEST_F(StoreTest, ReplicasWithoutDevicesAreTheTenantsOwnWithEverythingButTheirDevices) {

@@ -122,17 +122,6 @@ struct Start {
   bool newWork;  // refused in maintenance (undo, permanent failover and failback are not)
 };
 
-// The restore point a replica boots: the newest of `points` (oldest first), or the newest before
-// `before`.
-std::string choosePoint(const std::vector<domain::RestorePoint>& points,
-                        const domain::Replica& replica, std::optional<std::int64_t> before) {
-  for (auto it = points.rbegin(); it != points.rend(); ++it) {
-    if (!before || it->createdUnix <= *before) return it->id;
-  }
-  throw conflict("replica " + replica.name + " has no restore point" +
-                 (before ? " before " + std::to_string(*before) : std::string()));
-}
-
 // For each replica, the point its last failover booted (undo reverts to it); a replica without
 // one is absent. One pass over the newest sessions, not one per replica.
 std::map<std::string, std::string> pointsOfLastFailovers(store::TenantScope& scope) {
@@ -194,7 +183,7 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
   std::uint32_t position = 0;
   std::optional<std::map<std::string, std::string>> lastFailoverPoints;  // read for undo only
   // Read for failovers only: one query for a plan's members, not one each.
-  std::optional<std::map<std::string, std::vector<domain::RestorePoint>>> points;
+  std::optional<std::map<std::string, std::string>> points;
   for (const auto& replica : members) {
     const auto& id = replica.id;
     requireTransition(replica, start.operation);
@@ -205,13 +194,16 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
     vm.position = position++;
     if (start.operation == domain::ReplicaOperation::kFailover ||
         start.operation == domain::ReplicaOperation::kTestFailover) {
-      if (!points && members.size() == 1) {
-        points.emplace();
-        (*points)[id] = scope->restorePoints(id);
-      } else if (!points) {
-        points = scope->restorePointsByReplica();
+      if (!points) {
+        points = scope->newestRestorePoints(
+            members.size() == 1 ? std::optional<std::string>(id) : std::nullopt, before);
       }
-      vm.restorePointId = choosePoint((*points)[id], replica, before);
+      const auto point = points->find(id);
+      if (point == points->end()) {
+        throw conflict("replica " + replica.name + " has no restore point" +
+                       (before ? " before " + std::to_string(*before) : std::string()));
+      }
+      vm.restorePointId = point->second;
     } else if (start.operation == domain::ReplicaOperation::kUndoFailover) {
       if (!lastFailoverPoints) lastFailoverPoints = pointsOfLastFailovers(*scope);
       if (auto point = lastFailoverPoints->find(id); point != lastFailoverPoints->end())

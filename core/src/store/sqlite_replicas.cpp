@@ -340,19 +340,23 @@ std::vector<domain::RestorePoint> SqliteTenantScope::restorePoints(const std::st
   });
 }
 
-std::map<std::string, std::vector<domain::RestorePoint>>
-SqliteTenantScope::restorePointsByReplica() {
-  return guarded("list restore points of tenant " + tenantId(), [&] {
-    // A point's tenant is its replica's (the insert copies it): its index gives this order.
-    CachedStatement query(db_, std::string("SELECT ") + kRestorePointColumns + R"sql(
-      FROM restore_points rp WHERE rp.tenant_id = ?1 ORDER BY rp.replica_id, rp.created_unix, rp.rowid)sql");
+std::map<std::string, std::string> SqliteTenantScope::newestRestorePoints(
+    const std::optional<std::string>& replicaId, std::optional<std::int64_t> atOrBefore) {
+  return guarded("find the newest restore points of tenant " + tenantId(), [&] {
+    // Oldest first along restore_points_by_tenant (a point's tenant is its replica's): the last
+    // row of a replica is its newest.
+    CachedStatement query(db_, std::string(R"sql(
+      SELECT replica_id, id FROM restore_points
+      WHERE tenant_id = ?1 AND (?2 IS NULL OR created_unix <= ?2))sql") +
+                                   (replicaId ? " AND replica_id = ?3" : "") +
+                                   " ORDER BY replica_id, created_unix, rowid");
     query.bind(1, tenantId());
-    std::map<std::string, std::vector<domain::RestorePoint>> result;
-    while (query.executeStep()) {
-      auto point = readRestorePoint(query);
-      result[point.replicaId].push_back(std::move(point));
-    }
-    return result;
+    bindOptional(query, 2, atOrBefore);
+    if (replicaId) query.bind(3, *replicaId);
+    std::map<std::string, std::string> newest;
+    while (query.executeStep())
+      newest.insert_or_assign(query.getColumn(0).getString(), query.getColumn(1).getString());
+    return newest;
   });
 }
 

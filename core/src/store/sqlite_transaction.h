@@ -44,7 +44,8 @@ class SqliteTenantScope final : public TenantScope {
   void deleteReplica(const std::string& id) override;
   void insertRestorePoint(const domain::RestorePoint& point) override;
   std::vector<domain::RestorePoint> restorePoints(const std::string& replicaId) override;
-  std::map<std::string, std::vector<domain::RestorePoint>> restorePointsByReplica() override;
+  std::map<std::string, std::string> newestRestorePoints(
+      const std::optional<std::string>& replicaId, std::optional<std::int64_t> atOrBefore) override;
   void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) override;
   void insertReplicationJob(const domain::ReplicationJob& job) override;
   std::optional<domain::ReplicationJob> findReplicationJob(const std::string& id) override;

@@ -101,8 +101,11 @@ class TenantScope {
   virtual void insertRestorePoint(const domain::RestorePoint& point) = 0;
   virtual std::vector<domain::RestorePoint> restorePoints(
       const std::string& replicaId) = 0;  // oldest first
-  // Every replica's points in one query (a plan's members at once), oldest first.
-  virtual std::map<std::string, std::vector<domain::RestorePoint>> restorePointsByReplica() = 0;
+  // The newest restore point (at or before `atOrBefore`, when given) of each of the tenant's
+  // replicas, or of `replicaId` alone: replica id -> point id; a replica without one is absent.
+  // One query for a whole plan.
+  virtual std::map<std::string, std::string> newestRestorePoints(
+      const std::optional<std::string>& replicaId, std::optional<std::int64_t> atOrBefore) = 0;
   virtual void deleteRestorePoint(const std::string& replicaId, const std::string& pointId) = 0;
 
   // Replication jobs and runs.
