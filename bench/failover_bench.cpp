@@ -72,6 +72,15 @@ class Bench : public warmsite::bench::BenchService {
         stopped.wait();
       });
     }
+    // The threads end once the clock stopped, or when the wait below fails (a store error).
+    struct EndThreads {
+      std::latch& stopped;
+      std::vector<std::thread>& threads;
+      ~EndThreads() {
+        stopped.count_down();
+        for (auto& thread : threads) thread.join();
+      }
+    } endThreads{stopped, threads};
     const auto start = Clock::now();
     go.count_down();
     answered.wait();
@@ -87,10 +96,7 @@ class Bench : public warmsite::bench::BenchService {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
     }
-    const auto wall = Clock::now() - start;
-    stopped.count_down();
-    for (auto& thread : threads) thread.join();
-    return seconds(wall);
+    return seconds(Clock::now() - start);
   }
 };
 

@@ -646,12 +646,13 @@ TEST_F(StoreTest, APlanReadsBackTheMembersOfItsLastEditOnEveryConnection) {
   plan.tenantId = acme;
   plan.name = "site";
   plan.members = {{"rep-a", 0, {}}};
-  auto twin = plan;  // the same members under another plan
-  twin.id = "fp-2";
-  twin.name = "twin";
+  auto other = plan;  // another plan: each plan's members are its own
+  other.id = "fp-2";
+  other.name = "other";
+  other.members = {{"rep-b", 7, {}}};
   store->write([&](Transaction& tx) {
     tx.tenant(acme)->insertFailoverPlan(plan);
-    tx.tenant(acme)->insertFailoverPlan(twin);
+    tx.tenant(acme)->insertFailoverPlan(other);
   });
   // Read by the writer's connection and a reader's, the first plan then changes.
   const auto readBoth = [&](const std::string& id) {
@@ -666,7 +667,7 @@ TEST_F(StoreTest, APlanReadsBackTheMembersOfItsLastEditOnEveryConnection) {
   plan.members = {{"rep-b", 5, {}}, {"rep-a", 0, {}}};
   store->write([&](Transaction& tx) { tx.tenant(acme)->updateFailoverPlan(plan); });
   EXPECT_EQ(readBoth(plan.id), plan.members);
-  EXPECT_EQ(readBoth(twin.id), twin.members);
+  EXPECT_EQ(readBoth(other.id), other.members);
 }
 
 TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNewest) {

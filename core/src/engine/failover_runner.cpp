@@ -59,9 +59,9 @@ struct SessionRun {
   std::map<std::string, std::string> cloudHostOf;  // subscription id -> cloud host id
   // VMs a stopped daemon left in flight: their backend may be ahead of the journal.
   std::set<std::string> interrupted;
-  // Replicas with replicated disk files, listed once when a failover starts instead of once per
-  // VM: one without any then has none attached (only a failover attaches them, and a replica is in
-  // one session at a time).
+  // Replicas with replicated disk files, looked up once when a failover starts instead of once per
+  // VM: files attached to a VM existed before this session (a failover attached them) and go only
+  // with their replica, so a replica without files then has none attached.
   std::set<std::string> withReplicatedData;
   std::mutex mutex;
   std::vector<std::string> errors;
@@ -545,7 +545,9 @@ void FailoverRunner::Impl::failover(SessionRun& run, TaskContext& context) {
   const bool full = run.session.kind == SessionKind::kFailover;
   if (full && run.plan && !runScript(run, run.plan->preScript, kPreScriptMarker)) return;
   const auto parallelism = run.plan ? run.plan->parallelism : 1;
-  run.withReplicatedData = data.replicasWithData(run.session.tenantId);
+  std::vector<std::string> replicaIds;
+  for (const auto& [id, replica] : run.replicas) replicaIds.push_back(id);
+  run.withReplicatedData = data.replicasWithData(run.session.tenantId, replicaIds);
   schedule(
       run, context, parallelism, true,
       [&](const SessionVm& scheduled) {

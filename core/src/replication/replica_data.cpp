@@ -10,6 +10,17 @@ namespace warmsite::replication {
 namespace {
 // Beside the disks: the restore point the failback bitmaps count from.
 constexpr const char* kFailbackBaseFile = "failback-base";
+
+// Whether `directory` holds a disk file; an error other than its absence counts as yes.
+bool mayHoldDiskFiles(const std::filesystem::path& directory) {
+  std::error_code error;
+  std::filesystem::directory_iterator entry(directory, error);
+  for (; !error && entry != std::filesystem::directory_iterator(); entry.increment(error)) {
+    if (entry->path().extension() == ".qcow2") return true;
+  }
+  return error && error != std::errc::no_such_file_or_directory;
+}
+
 }  // namespace
 
 std::filesystem::path ReplicaDataStore::diskPath(const std::string& tenantId,
@@ -36,15 +47,16 @@ std::vector<std::filesystem::path> ReplicaDataStore::diskFiles(const std::string
   return files;
 }
 
-std::set<std::string> ReplicaDataStore::replicasWithData(const std::string& tenantId) const {
-  std::set<std::string> replicas;
-  std::error_code missing;
-  for (const auto& entry : std::filesystem::directory_iterator(root_ / tenantId, missing)) {
-    const auto replicaId = entry.path().filename().string();
-    if (entry.is_directory(missing) && !diskFiles(tenantId, replicaId).empty())
-      replicas.insert(replicaId);
+std::set<std::string> ReplicaDataStore::replicasWithData(
+    const std::string& tenantId, const std::vector<std::string>& replicaIds) const {
+  std::set<std::string> withData;
+  std::error_code error;
+  // A tenant that replicates nothing has no directory: one lookup for a whole plan.
+  if (!std::filesystem::is_directory(root_ / tenantId, error) && !error) return withData;
+  for (const auto& replicaId : replicaIds) {
+    if (mayHoldDiskFiles(root_ / tenantId / replicaId)) withData.insert(replicaId);
   }
-  return replicas;
+  return withData;
 }
 
 void ReplicaDataStore::bootFrom(const std::string& tenantId, const std::string& replicaId,

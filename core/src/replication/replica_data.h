@@ -42,8 +42,10 @@ class ReplicaDataStore {
   std::string failbackBase(const std::string& tenantId, const std::string& replicaId) const;
   std::vector<std::filesystem::path> diskFiles(const std::string& tenantId,
                                                const std::string& replicaId) const;
-  // The tenant's replicas that have disk files: one directory listing for a whole plan.
-  std::set<std::string> replicasWithData(const std::string& tenantId) const;
+  // Which of the tenant's `replicaIds` have disk files; one whose directory cannot be read counts
+  // as having some (the caller then detaches files that may not be attached, which is harmless).
+  std::set<std::string> replicasWithData(const std::string& tenantId,
+                                         const std::vector<std::string>& replicaIds) const;
 
   static constexpr std::string_view kFailbackBitmap = "warmsite-failback";
 

@@ -44,11 +44,11 @@ class Connection : public SQLite::Database {
   // Returns a statement after use; it must be reset and unbound.
   void give(const std::string& sql, SQLite::Statement statement);
 
-  // What `parse` makes of a JSON column's `text` for the row `key`, parsed again only when the text
-  // changed: a large plan's members take longer to parse than to read, and are read far more often
-  // (every failover start, every edge update) than written.
+  // What `parse` makes of a JSON column's `text`, `key` naming its column and row; parsed again
+  // only when the text changed: a large plan's members take longer to parse than to read, and are
+  // read far more often (every failover start, every edge update) than written.
   template <typename T, typename Parse>
-  const T& parsed(const std::string& key, const std::string& text, Parse&& parse) {
+  T parsed(const std::string& key, const std::string& text, Parse&& parse) {
     auto it = parsed_.find(key);
     if (it == parsed_.end() || it->second.text != text || !std::any_cast<T>(&it->second.value)) {
       if (it == parsed_.end() && parsed_.size() >= kMaxParsed) parsed_.clear();
@@ -60,7 +60,7 @@ class Connection : public SQLite::Database {
 
  private:
   static constexpr std::size_t kMaxStatements = 256;  // distinct SQL texts kept
-  static constexpr std::size_t kMaxParsed = 4096;     // rows whose parsed column is kept
+  static constexpr std::size_t kMaxParsed = 1024;     // columns kept parsed (then all dropped)
   struct Parsed {
     std::string text;
     std::any value;

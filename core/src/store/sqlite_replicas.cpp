@@ -111,7 +111,7 @@ std::vector<domain::FailoverPlan> selectFailoverPlans(SQLite::Database& db,
     plan.parallelism = static_cast<std::uint32_t>(query.getColumn(4).getInt());
     const auto members = query.getColumn(5).getString();
     plan.members = static_cast<Connection&>(db).parsed<std::vector<domain::PlanMember>>(
-        plan.id, members,
+        "failover_plans.members_json " + plan.id, members,
         [&] { return nlohmann::json::parse(members).get<std::vector<domain::PlanMember>>(); });
     plan.preScript = {query.getColumn(6).getString(),
                       static_cast<std::uint32_t>(query.getColumn(7).getInt())};
@@ -553,6 +553,7 @@ void SqliteTenantScope::updateSessionVms(const std::string& sessionId,
     owned.bind(2, tenantId());
     if (!owned.executeStep())
       throw StoreError(Kind::kNotFound, "session " + sessionId + " not found");
+    owned.reset();
     CachedStatement update(db_, R"sql(
       UPDATE session_vms SET state = ?, step = ?, attempts = ?, restore_point_id = ?, error = ?,
         started_unix = ?, finished_unix = ?
