@@ -276,9 +276,10 @@ class Store {
   // Runs `work` as a write (above) and waits until it is durable; rethrows its exception.
   // The work's own exception is handed over in this frame, not through the future: the writer
   // thread then keeps no reference to it, and it is freed on the thread that handles it. An error
-  // of the whole commit is shared with the writer thread, so this thread throws its own copy.
+  // of the whole commit is shared with the writer thread, so this thread throws its own copy, its
+  // message copied too (a copied runtime_error shares its text, counted like the exception).
   // (Exceptions are reference-counted inside libstdc++, where ThreadSanitizer cannot see it: it
-  // would report the writer freeing an exception this thread had read.)
+  // would report the writer freeing an exception, or its text, this thread had read.)
   template <typename Work>
   auto write(Work&& work) {
     using Result = std::invoke_result_t<Work&, Transaction&>;
@@ -302,7 +303,7 @@ class Store {
     } catch (const WorkFailed&) {
       std::rethrow_exception(failure);
     } catch (const StoreError& e) {
-      throw StoreError(e);
+      throw StoreError(e.kind(), std::string(e.what()));
     }
     if constexpr (!std::is_void_v<Result>) return std::move(*result);
   }
