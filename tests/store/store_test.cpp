@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -274,6 +275,27 @@ TEST_F(StoreTest, ConcurrentWritersFromTwoProcessesNeverShareAVlan) {
   EXPECT_EQ(distinct.size(), 300u);
 }
 
+// Ids start with their creation time, so a burst's rows append to their primary key's B-tree; the
+// rest is random, so ids made in the same millisecond still differ.
+TEST(IdTest, IdsAreUniqueAndOrderedByTheirCreationTime) {
+  const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const auto first = domain::newId("fos");
+  std::set<std::string> sameMillisecond;
+  for (int i = 0; i < 10000; ++i) sameMillisecond.insert(domain::newId("fos"));
+  EXPECT_EQ(sameMillisecond.size(), 10000u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const auto later = domain::newId("fos");
+  EXPECT_LT(first, later);
+  ASSERT_EQ(first.size(), 4u + 32u);
+  EXPECT_EQ(first.substr(0, 4), "fos-");
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef", 4), std::string::npos);
+  const auto created = std::stoll(first.substr(4, 12), nullptr, 16);
+  EXPECT_GE(created, before);
+  EXPECT_LE(created, before + 1000);
+}
+
 // Checkpoints run on the store's own thread (not inside a commit): the WAL must still be
 // recycled, or it would grow with every write.
 TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
@@ -292,6 +314,36 @@ TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
   // Recycled: at most the 3000 pages (~12 MB) after which a commit checkpoints itself when the
   // checkpointer thread is starved (it was seen at 21 MB under a loaded parallel run before).
   EXPECT_LT(std::filesystem::file_size(wal), 14u * 1024 * 1024);
+}
+
+// The checkpointer copies the WAL while writes go on; what they added meanwhile is copied when
+// writes pause, so the WAL starts over from its beginning at the next write instead of growing.
+TEST_F(StoreTest, TheWriteAheadLogStartsOverAfterABurstOfWritesPauses) {
+  auto store = openSqliteStore(path_);
+  const auto tenants = seed(*store, 1, 2, 1);
+  const std::string blob(4000, 'x');
+  const auto wal = std::filesystem::path(path_.string() + "-wal");
+  const auto write = [&](int i) {
+    store->write([&](Transaction& tx) {
+      auto t = *tx.findTenant(tenants[0]);
+      t.description = blob + std::to_string(i);
+      tx.updateTenant(t);
+    });
+  };
+  // Past the checkpoint threshold (1000 pages) and short of a commit's own checkpoint (3000).
+  int written = 0;
+  while (std::filesystem::file_size(wal) < 1500u * 4096) write(written++);
+  // A write after the checkpointer ran, then a pause in which the writer finishes its checkpoint,
+  // then the write that starts the WAL over.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  write(written++);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  write(written++);
+  const auto size = std::filesystem::file_size(wal);
+  // Started over, the WAL is written from its beginning again: its file does not grow. (Reading
+  // its frame count would checkpoint it.)
+  for (int i = 0; i < 300; ++i) write(written++);
+  EXPECT_EQ(std::filesystem::file_size(wal), size);
 }
 
 // The database on a 4 MiB tmpfs that a ballast file fills up: writes fail with a clear error and

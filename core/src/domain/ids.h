@@ -1,6 +1,9 @@
 #pragma once
-// Warmsite ids: a short kind prefix and 128 random bits, e.g. "tnt-1f0c...". Random rather than
-// sequential so ids never collide across daemons sharing a database and never leak counts.
+// Warmsite ids: a short kind prefix and 128 bits in hex, e.g. "tnt-019ae1f0c2d4...": the creation
+// time in milliseconds (48 bits, as in RFC 9562's UUIDv7), then 80 random bits. Random, so ids
+// never collide across daemons sharing a database and never leak counts; time first, so the rows a
+// burst of work inserts (sessions, their VMs, tasks) land at the end of their primary key's B-tree
+// instead of on a random page each, which the commit then writes out whole.
 
 #include <string>
 #include <string_view>

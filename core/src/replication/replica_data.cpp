@@ -51,8 +51,10 @@ std::set<std::string> ReplicaDataStore::replicasWithData(
     const std::string& tenantId, const std::vector<std::string>& replicaIds) const {
   std::set<std::string> withData;
   std::error_code error;
-  // A tenant that replicates nothing has no directory: one lookup for a whole plan.
-  if (!std::filesystem::is_directory(root_ / tenantId, error) && !error) return withData;
+  // A tenant that replicates nothing has no directory: one lookup for a whole plan. (A missing
+  // path sets `error` too, to no_such_file_or_directory.)
+  const auto tenant = std::filesystem::status(root_ / tenantId, error);
+  if (tenant.type() == std::filesystem::file_type::not_found) return withData;
   for (const auto& replicaId : replicaIds) {
     if (mayHoldDiskFiles(root_ / tenantId / replicaId)) withData.insert(replicaId);
   }

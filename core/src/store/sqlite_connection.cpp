@@ -118,13 +118,19 @@ void ConnectionPool::releaseWriter(std::unique_ptr<Connection> db) {
 }
 
 int ConnectionPool::onWalCommit(void* pool, sqlite3* db, const char*, int pages) {
+  auto* self = static_cast<ConnectionPool*>(pool);
   if (pages >= kCheckpointPagesInline) {
-    // The checkpointer has fallen behind (a loaded machine starves its thread): this commit
-    // checkpoints itself, as SQLite's own autocheckpoint would, so the WAL stays bounded.
-    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    // The checkpointer has fallen behind (a loaded machine starves its thread) or writes never
+    // paused: this commit checkpoints itself, as SQLite's own autocheckpoint would, so the WAL
+    // stays bounded. The writer holds the lock, so the checkpoint completes.
+    if (sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+        SQLITE_OK)
+      self->finishedFrames_ = pages;
   }
-  if (pages >= kCheckpointPages) {
-    auto* self = static_cast<ConnectionPool*>(pool);
+  self->walFrames_ = pages;
+  // Smaller than at the last checkpoint: the WAL started over since.
+  const int last = self->checkpointedFrames_.load(std::memory_order_relaxed);
+  if (pages >= kCheckpointPages && (pages < last || pages - last >= kCheckpointGrowth)) {
     std::lock_guard lock(self->mutex_);
     self->wantCheckpoint_ = true;
     self->checkpointWanted_.notify_one();
@@ -142,19 +148,31 @@ void ConnectionPool::checkpointLoop() {
     lock.unlock();
     try {
       if (!db) db = open();
-      // PASSIVE, like SQLite's own: copies what no reader still needs, never waits for anyone.
-      // The bulk is copied while writers go on; the few frames they added meanwhile are copied
-      // with writers held off, so the checkpoint completes and the next writer restarts the WAL
-      // from its beginning instead of growing it.
-      sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
-      std::lock_guard writers(writerMutex_);
-      sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
+      // PASSIVE, like SQLite's own: copies what no reader still needs, never waits for anyone,
+      // and writers go on meanwhile. What they added is left to finishCheckpoint.
+      int frames = 0;
+      if (sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                    nullptr) == SQLITE_OK)
+        checkpointedFrames_ = frames;
     } catch (const StoreError&) {
       // The next commit asks again; the WAL only grows meanwhile.
     }
     lock.lock();
+  }
+}
+
+void ConnectionPool::finishCheckpoint() {
+  const int frames = walFrames_.load(std::memory_order_relaxed);
+  std::lock_guard writers(writerMutex_);
+  try {
+    auto db = acquireWriter();
+    // Busy while the checkpointer still copies: tried again at the next pause.
+    if (sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr) == SQLITE_OK)
+      finishedFrames_ = frames;
+    releaseWriter(std::move(db));
+  } catch (const StoreError&) {
+    // The writer's connection cannot open: its next write says why.
   }
 }
 

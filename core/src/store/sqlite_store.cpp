@@ -4,6 +4,7 @@
 #include "store/sqlite_transaction.h"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <future>
 #include <stdexcept>
@@ -110,7 +111,7 @@ class WriteQueue {
       std::vector<Item> batch;
       {
         std::unique_lock lock(mutex_);
-        pending_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        waitForWork(lock);
         if (queue_.empty()) return;  // stopping, nothing left
         const auto count = std::min(queue_.size(), kMaxBatch);
         for (std::size_t i = 0; i < count; ++i) {
@@ -119,6 +120,25 @@ class WriteQueue {
         }
       }
       commit(batch);
+    }
+  }
+
+  // A pause in the writes: no work for this long. Between the pieces of a burst there are tens of
+  // microseconds; between a failover's waves, tens of milliseconds.
+  static constexpr auto kPause = std::chrono::milliseconds(2);
+
+  // Waits for work; a checkpoint the checkpointer left unfinished is finished in a pause.
+  void waitForWork(std::unique_lock<std::mutex>& lock) {
+    const auto ready = [&] { return stopping_ || !queue_.empty(); };
+    while (!ready()) {
+      if (!pool_.checkpointUnfinished()) {
+        pending_.wait(lock, ready);
+        return;
+      }
+      if (pending_.wait_for(lock, kPause, ready)) return;
+      lock.unlock();
+      pool_.finishCheckpoint();
+      lock.lock();
     }
   }
 
