@@ -316,9 +316,10 @@ TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
   EXPECT_LT(std::filesystem::file_size(wal), 14u * 1024 * 1024);
 }
 
-// The checkpointer copies the WAL while writes go on; what they added meanwhile is copied when
-// writes pause, so the WAL starts over from its beginning at the next write instead of growing.
-TEST_F(StoreTest, TheWriteAheadLogStartsOverAfterABurstOfWritesPauses) {
+// The checkpointer copies the WAL while writes go on; what no checkpoint could copy (written
+// meanwhile, or needed by a reader) is copied when writes pause, once no reader needs it, so the
+// WAL starts over from its beginning at the next write instead of growing.
+TEST_F(StoreTest, TheWriteAheadLogStartsOverOnceWritesPauseAndNoReaderNeedsIt) {
   auto store = openSqliteStore(path_);
   const auto tenants = seed(*store, 1, 2, 1);
   const std::string blob(4000, 'x');
@@ -330,15 +331,19 @@ TEST_F(StoreTest, TheWriteAheadLogStartsOverAfterABurstOfWritesPauses) {
       tx.updateTenant(t);
     });
   };
-  // Past the checkpoint threshold (1000 pages) and short of a commit's own checkpoint (3000).
   int written = 0;
-  while (std::filesystem::file_size(wal) < 1500u * 4096) write(written++);
-  // A write after the checkpointer ran, then a pause in which the writer finishes its checkpoint,
-  // then the write that starts the WAL over.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  write(written++);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  write(written++);
+  while (std::filesystem::file_size(wal) < 500u * 4096) write(written++);
+  {
+    // A reader's snapshot: no checkpoint may copy the frames written after it.
+    auto reader = store->beginRead();
+    ASSERT_TRUE(reader->findTenant(tenants[0]).has_value());
+    // Past the checkpoint threshold (1000 pages), short of a commit's own checkpoint (3000).
+    while (std::filesystem::file_size(wal) < 1500u * 4096) write(written++);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // No write from here: the writer finishes the checkpoint in this pause, the reader gone.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  write(written++);  // starts the WAL over
   const auto size = std::filesystem::file_size(wal);
   // Started over, the WAL is written from its beginning again: its file does not grow. (Reading
   // its frame count would checkpoint it.)

@@ -117,17 +117,32 @@ void ConnectionPool::releaseWriter(std::unique_ptr<Connection> db) {
   writer_ = std::move(db);
 }
 
+namespace {
+
+// A PASSIVE checkpoint, like SQLite's own: copies what no reader still needs and never waits for
+// anyone. Whether it copied the whole WAL (the WAL then starts over at the next write).
+bool checkpointedAll(sqlite3* db, int* result = nullptr) {
+  int frames = 0;
+  int copied = 0;
+  const int code =
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+  if (result) *result = code;
+  return code == SQLITE_OK && frames == copied;
+}
+
+}  // namespace
+
 int ConnectionPool::onWalCommit(void* pool, sqlite3* db, const char*, int pages) {
   auto* self = static_cast<ConnectionPool*>(pool);
+  const auto commits = self->walCommits_.fetch_add(1, std::memory_order_relaxed) + 1;
+  self->walFrames_ = pages;
   if (pages >= kCheckpointPagesInline) {
     // The checkpointer has fallen behind (a loaded machine starves its thread) or writes never
-    // paused: this commit checkpoints itself, as SQLite's own autocheckpoint would, so the WAL
-    // stays bounded. The writer holds the lock, so the checkpoint completes.
-    if (sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
-        SQLITE_OK)
-      self->finishedFrames_ = pages;
+    // paused: this commit checkpoints itself, as SQLite's own autocheckpoint would, after the
+    // checkpoint that runs, so the WAL stays bounded (unless a reader still needs its frames).
+    std::lock_guard checkpoint(self->checkpointMutex_);
+    if (checkpointedAll(db)) self->finishedCommits_ = commits;
   }
-  self->walFrames_ = pages;
   // Smaller than at the last checkpoint: the WAL started over since.
   const int last = self->checkpointedFrames_.load(std::memory_order_relaxed);
   if (pages >= kCheckpointPages && (pages < last || pages - last >= kCheckpointGrowth)) {
@@ -145,15 +160,14 @@ void ConnectionPool::checkpointLoop() {
     checkpointWanted_.wait(lock, [&] { return stopping_ || wantCheckpoint_; });
     if (stopping_) return;
     wantCheckpoint_ = false;
+    const int frames = walFrames_.load(std::memory_order_relaxed);
     lock.unlock();
     try {
       if (!db) db = open();
-      // PASSIVE, like SQLite's own: copies what no reader still needs, never waits for anyone,
-      // and writers go on meanwhile. What they added is left to finishCheckpoint.
-      int frames = 0;
-      if (sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
-                                    nullptr) == SQLITE_OK)
-        checkpointedFrames_ = frames;
+      // Writers go on meanwhile; what they add is left to finishCheckpoint.
+      std::lock_guard checkpoint(checkpointMutex_);
+      checkpointedAll(db->getHandle());
+      checkpointedFrames_ = frames;
     } catch (const StoreError&) {
       // The next commit asks again; the WAL only grows meanwhile.
     }
@@ -161,19 +175,21 @@ void ConnectionPool::checkpointLoop() {
   }
 }
 
-void ConnectionPool::finishCheckpoint() {
-  const int frames = walFrames_.load(std::memory_order_relaxed);
+bool ConnectionPool::finishCheckpoint() {
+  const auto commits = walCommits_.load(std::memory_order_relaxed);
   std::lock_guard writers(writerMutex_);
+  std::lock_guard checkpoint(checkpointMutex_);
+  int result = SQLITE_OK;
   try {
     auto db = acquireWriter();
-    // Busy while the checkpointer still copies: tried again at the next pause.
-    if (sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                  nullptr) == SQLITE_OK)
-      finishedFrames_ = frames;
+    const bool all = checkpointedAll(db->getHandle(), &result);
     releaseWriter(std::move(db));
+    if (!all && (result == SQLITE_OK || result == SQLITE_BUSY)) return false;
   } catch (const StoreError&) {
     // The writer's connection cannot open: its next write says why.
   }
+  finishedCommits_ = commits;
+  return true;
 }
 
 void ConnectionPool::release(std::unique_ptr<Connection> db) {

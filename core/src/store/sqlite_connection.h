@@ -100,18 +100,21 @@ class ConnectionPool {
   const SqliteOptions& options() const noexcept { return options_; }
   // Held by the writer thread's transactions from before BEGIN IMMEDIATE to their end.
   std::mutex& writerMutex() noexcept { return writerMutex_; }
-  // Whether the WAL is past the checkpoint threshold with frames no checkpoint may have copied:
-  // writers added them while the checkpointer copied. Until they are copied too, the WAL cannot
-  // start over from its beginning and grows.
+  // Whether the WAL is past the checkpoint threshold and no checkpoint copied all of it since the
+  // last commit: writers added frames while the checkpointer copied. Until every frame is copied,
+  // the WAL cannot start over from its beginning and grows.
   bool checkpointUnfinished() const noexcept {
-    const int frames = walFrames_.load(std::memory_order_relaxed);
-    return frames >= kCheckpointPages && frames != finishedFrames_.load(std::memory_order_relaxed);
+    return walFrames_.load(std::memory_order_relaxed) >= kCheckpointPages &&
+           walCommits_.load(std::memory_order_relaxed) !=
+               finishedCommits_.load(std::memory_order_relaxed);
   }
   // Copies them, with writers held off. Called by the store's writer once it has had no work for a
   // while: the database file's sync that ends a checkpoint (about 2 ms on a virtual disk) then
   // delays no write, where the checkpointer, taking the lock at any time, made every writer of a
-  // burst wait for it.
-  void finishCheckpoint();
+  // burst wait for it. Returns false when it should be tried again later: a reader still uses
+  // frames it could not copy, or another checkpoint ran. Other errors (a full disk) are left to
+  // the next commit.
+  bool finishCheckpoint();
 
  private:
   // Above the threads that use the store at once (HTTP and engine workers): a connection closed
@@ -137,9 +140,13 @@ class ConnectionPool {
   std::condition_variable checkpointWanted_;  // with mutex_
   bool wantCheckpoint_ = false;
   bool stopping_ = false;
+  // Held around every checkpoint of this process: SQLite refuses a second at once (SQLITE_BUSY),
+  // so a commit's own checkpoint would fail while the checkpointer's runs, and the WAL would grow.
+  std::mutex checkpointMutex_;
   std::atomic<int> walFrames_{0};           // in the WAL after the last commit
   std::atomic<int> checkpointedFrames_{0};  // in the WAL when the checkpointer last ran
-  std::atomic<int> finishedFrames_{0};      // walFrames_ when a checkpoint last completed
+  std::atomic<std::uint64_t> walCommits_{0};
+  std::atomic<std::uint64_t> finishedCommits_{0};  // walCommits_ when a checkpoint last completed
   std::thread checkpointer_;
 };
 

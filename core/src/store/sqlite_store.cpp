@@ -126,18 +126,21 @@ class WriteQueue {
   // A pause in the writes: no work for this long. Between the pieces of a burst there are tens of
   // microseconds; between a failover's waves, tens of milliseconds.
   static constexpr auto kPause = std::chrono::milliseconds(2);
+  // A checkpoint a reader kept from finishing is tried again after twice the wait, up to this.
+  static constexpr auto kLongestPause = std::chrono::milliseconds(256);
 
   // Waits for work; a checkpoint the checkpointer left unfinished is finished in a pause.
   void waitForWork(std::unique_lock<std::mutex>& lock) {
     const auto ready = [&] { return stopping_ || !queue_.empty(); };
+    auto pause = std::chrono::milliseconds(kPause);
     while (!ready()) {
       if (!pool_.checkpointUnfinished()) {
         pending_.wait(lock, ready);
         return;
       }
-      if (pending_.wait_for(lock, kPause, ready)) return;
+      if (pending_.wait_for(lock, pause, ready)) return;
       lock.unlock();
-      pool_.finishCheckpoint();
+      if (!pool_.finishCheckpoint()) pause = std::min(2 * pause, kLongestPause);
       lock.lock();
     }
   }
