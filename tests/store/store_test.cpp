@@ -43,6 +43,14 @@ class StoreTest : public ::testing::Test {
   static domain::Tenant tenant(const std::string& name) {
     return {domain::newId("tnt"), name, "", true, std::nullopt, 10, 1700000000};
   }
+  // One commit of about a page through the WAL: the tenant's description, the `i`th.
+  static void writePage(Store& store, const std::string& tenantId, int i) {
+    store.write([&](Transaction& tx) {
+      auto t = *tx.findTenant(tenantId);
+      t.description = std::string(4000, 'x') + std::to_string(i);
+      tx.updateTenant(t);
+    });
+  }
   static domain::CloudHost cloudHost(const std::string& id) {
     return {id, "host " + id, "vsphere-mock", "{}", 1700000000};
   }
@@ -301,14 +309,8 @@ TEST(IdTest, IdsAreUniqueAndOrderedByTheirCreationTime) {
 TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
   auto store = openSqliteStore(path_);
   const auto tenants = seed(*store, 1, 2, 1);
-  const std::string blob(4000, 'x');  // about a page per commit
-  for (int i = 0; i < 10000; ++i) {   // ~40 MB through the WAL, ten times the checkpoint threshold
-    store->write([&](Transaction& tx) {
-      auto t = *tx.findTenant(tenants[0]);
-      t.description = blob + std::to_string(i);
-      tx.updateTenant(t);
-    });
-  }
+  // ~40 MB through the WAL, ten times the checkpoint threshold
+  for (int i = 0; i < 10000; ++i) writePage(*store, tenants[0], i);
   const auto wal = std::filesystem::path(path_.string() + "-wal");
   ASSERT_TRUE(std::filesystem::exists(wal));
   // Recycled: at most the 3000 pages (~12 MB) after which a commit checkpoints itself when the
@@ -322,15 +324,8 @@ TEST_F(StoreTest, TheWriteAheadLogStaysBoundedUnderManyCommits) {
 TEST_F(StoreTest, TheWriteAheadLogStartsOverOnceWritesPauseAndNoReaderNeedsIt) {
   auto store = openSqliteStore(path_);
   const auto tenants = seed(*store, 1, 2, 1);
-  const std::string blob(4000, 'x');
   const auto wal = std::filesystem::path(path_.string() + "-wal");
-  const auto write = [&](int i) {
-    store->write([&](Transaction& tx) {
-      auto t = *tx.findTenant(tenants[0]);
-      t.description = blob + std::to_string(i);
-      tx.updateTenant(t);
-    });
-  };
+  const auto write = [&](int i) { writePage(*store, tenants[0], i); };
   int written = 0;
   while (std::filesystem::file_size(wal) < 500u * 4096) write(written++);
   {

@@ -132,7 +132,7 @@ class WriteQueue {
   // Waits for work; a checkpoint the checkpointer left unfinished is finished in a pause.
   void waitForWork(std::unique_lock<std::mutex>& lock) {
     const auto ready = [&] { return stopping_ || !queue_.empty(); };
-    auto pause = std::chrono::milliseconds(kPause);
+    auto pause = kPause;
     while (!ready()) {
       if (!pool_.checkpointUnfinished()) {
         pending_.wait(lock, ready);
