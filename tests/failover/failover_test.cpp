@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "tests/failover/failover_fixture.h"
@@ -421,6 +422,39 @@ TEST_F(FailoverTest, AFailoverThatStartsAtOnceHasItsFirstVmsJournalledAsStartedW
     EXPECT_EQ(state(id), "failover");
     EXPECT_EQ(power(id), plugin::PowerState::kOn);
   }
+}
+
+TEST_F(FailoverTest, AVmCallsItsPluginOnlyOnceItsStartRecordIsCommitted) {
+  environment({{"latency_ms", {{"power_on", 500}}}});
+  const auto ids = replicas(2);
+  auto plan =
+      acme_->post("/api/v1/failover-plans", {{"name", "DR"},
+                                             {"parallelism", 1},
+                                             {"members",
+                                              {{{"replica_id", ids[0]}, {"boot_delay_s", 0}},
+                                               {{"replica_id", ids[1]}, {"boot_delay_s", 0}}}}});
+  ASSERT_STATUS(plan, 201);
+  auto started =
+      acme_->post("/api/v1/failover-plans/" + plan.json()["id"].get<std::string>() + "/failover",
+                  nlohmann::json::object());
+  ASSERT_STATUS(started, 202);
+  // The store's writer is held while the first VM powers on: the second VM's start record, queued
+  // when the first one ends, cannot be committed.
+  std::promise<void> release;
+  auto holder = orchestrator_->store().submitWrite(
+      [gate = release.get_future().share()](store::Transaction&) { gate.wait(); });
+  for (int i = 0; i < 1000 && power(ids[0]) != plugin::PowerState::kOn; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(power(ids[0]), plugin::PowerState::kOn);
+  // Twice a power-on: the second VM would be on by now had it not waited for its record.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(power(ids[1]), plugin::PowerState::kOff);
+  const auto sessionPath = "/api/v1/sessions/" + started.json()["session"]["id"].get<std::string>();
+  EXPECT_EQ(acme_->get(sessionPath).json()["vms"][1]["state"], "pending");
+  release.set_value();
+  holder.get();
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
+  EXPECT_EQ(power(ids[1]), plugin::PowerState::kOn);
 }
 
 TEST_F(FailoverTest, AReplicaInASessionInProgressCannotBeDeleted) {

@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <span>
 
 #include "domain/replica_states.h"
 #include "engine/script_runner.h"
@@ -214,10 +215,17 @@ struct FailoverRunner::Impl {
                                                      const domain::Replica& replica);
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
 
-  // Marks the VMs started (with `firstStep`, when given) and journals them in one transaction,
-  // before their first plugin call. Durable: returns them once committed.
-  std::vector<SessionVm> journalStarts(SessionRun& run, std::vector<SessionVm> vms,
-                                       const std::string& firstStep);
+  // Marks the VMs started (with `firstStep`, when given) and queues their start records as one
+  // piece; the run's view shows them started at once. The future is ready once they are
+  // committed: each VM waits for it before its first plugin call (awaitStart), so the scheduler
+  // goes on to the next free slot meanwhile.
+  std::shared_future<void> journalStarts(SessionRun& run, std::vector<SessionVm>& vms,
+                                         const std::string& firstStep);
+  // Waits until the start records of the VMs that were `unstarted` are committed. When they failed,
+  // the run's view of the VMs goes back to `unstarted` (they never started) and the error is
+  // rethrown.
+  void awaitStart(SessionRun& run, const std::shared_future<void>& journalled,
+                  std::span<const SessionVm> unstarted);
   // Keeps `vm` as the run's view of it (what finish() and the next steps read).
   void remember(SessionRun& run, const SessionVm& vm);
   // Progress inside a started VM (its next step, a retry): recorded without waiting, since a resume
@@ -335,17 +343,27 @@ plugin::ComputeApi& FailoverRunner::Impl::computeFor(const SessionRun& run,
   return *compute;
 }
 
-std::vector<SessionVm> FailoverRunner::Impl::journalStarts(SessionRun& run,
-                                                           std::vector<SessionVm> vms,
-                                                           const std::string& firstStep) {
+std::shared_future<void> FailoverRunner::Impl::journalStarts(SessionRun& run,
+                                                             std::vector<SessionVm>& vms,
+                                                             const std::string& firstStep) {
   for (auto& vm : vms) {
     vm.state = SessionVmState::kRunning;
     if (!firstStep.empty()) vm.step = firstStep;
     if (!vm.startedUnix) vm.startedUnix = security::nowUnix();
   }
-  journalWriter.recordAll(run.session.tenantId, run.session.id, vms);
+  auto journalled = journalWriter.submitAll(run.session.tenantId, run.session.id, vms);
   for (const auto& vm : vms) remember(run, vm);
-  return vms;
+  return journalled;
+}
+
+void FailoverRunner::Impl::awaitStart(SessionRun& run, const std::shared_future<void>& journalled,
+                                      std::span<const SessionVm> unstarted) {
+  try {
+    journalled.get();
+  } catch (...) {
+    for (const auto& vm : unstarted) remember(run, vm);
+    throw;
+  }
 }
 
 void FailoverRunner::Impl::remember(SessionRun& run, const SessionVm& vm) {
@@ -422,7 +440,8 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
   std::mutex mutex;
   std::condition_variable changed;
   std::uint32_t active = 0;
-  bool draining = false;  // every VM launched: only the last one to end wakes the scheduler
+  bool draining = false;       // every VM launched: only the last one to end wakes the scheduler
+  std::exception_ptr stopped;  // cancelled, or a start could not be journalled
   std::optional<std::chrono::steady_clock::time_point> nextStartAllowed;
   std::vector<SessionVm> pending;
   {
@@ -431,15 +450,25 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       if (!finished(vm)) pending.push_back(vm);
     }
   }
-  const auto launch = [&](const std::vector<SessionVm>& wave) {
+  // `unstarted`: the wave as it was before journalStarts, for a start record that fails.
+  const auto launch = [&](const std::vector<SessionVm>& wave,
+                          const std::vector<SessionVm>& unstarted,
+                          const std::shared_future<void>& journalled) {
     {
       std::lock_guard lock(mutex);
       active += static_cast<std::uint32_t>(wave.size());
     }
-    for (const auto& vm : wave) {
-      boost::asio::post(pool, [&, vm] {
-        job(vm);
+    for (std::size_t i = 0; i < wave.size(); ++i) {
+      boost::asio::post(pool, [&, vm = wave[i], before = unstarted[i], journalled] {
+        std::exception_ptr notStarted;
+        try {
+          awaitStart(run, journalled, {&before, 1});
+        } catch (...) {
+          notStarted = std::current_exception();
+        }
+        if (!notStarted) job(vm);
         std::lock_guard lock(mutex);
+        if (notStarted && !stopped) stopped = notStarted;
         --active;
         if (!draining || active == 0) changed.notify_one();
       });
@@ -471,13 +500,16 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
     throw TaskCancelled();
   }
   delayAfter(journalledWithTheSession);
-  launch(journalledWithTheSession);
-  std::exception_ptr stopped;  // cancelled, or a start could not be journalled
+  std::promise<void> alreadyJournalled;
+  alreadyJournalled.set_value();
+  launch(journalledWithTheSession, journalledWithTheSession,
+         alreadyJournalled.get_future().share());
   while (next < pending.size()) {
     std::uint32_t free = 0;
     {
       std::unique_lock lock(mutex);
       changed.wait(lock, [&] { return active < limit; });
+      if (stopped) break;
       free = limit - active;
     }
     std::vector<SessionVm> wave;
@@ -493,12 +525,14 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
                   pending.begin() + static_cast<std::ptrdiff_t>(next + size));
       next += size;
       delayAfter(wave);
-      wave = journalStarts(run, std::move(wave), firstStep);
+      const auto unstarted = wave;
+      const auto journalled = journalStarts(run, wave, firstStep);
+      launch(wave, unstarted, journalled);
     } catch (...) {
-      stopped = std::current_exception();
+      std::lock_guard lock(mutex);
+      if (!stopped) stopped = std::current_exception();
       break;
     }
-    launch(wave);
   }
   {
     std::unique_lock lock(mutex);
@@ -523,7 +557,10 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
     if (start > 0) context.sleepFor(options.undoBatchPause);
     const auto first = pending.begin() + static_cast<std::ptrdiff_t>(start);
     const auto last = first + static_cast<std::ptrdiff_t>(std::min(batch, pending.size() - start));
-    const auto started = journalStarts(run, {first, last}, {});
+    const std::vector<SessionVm> unstarted(first, last);
+    auto started = unstarted;
+    const auto journalled = journalStarts(run, started, {});
+    awaitStart(run, journalled, unstarted);
     std::mutex mutex;
     std::condition_variable done;
     std::size_t left = started.size();
