@@ -438,6 +438,10 @@ TEST_F(StoreTest, MigratesFromThePreviousSchemaVersion) {
   EXPECT_EQ(vm.attempts, 2u);
   EXPECT_EQ(vm.restorePointId, "rp-old");
   EXPECT_EQ(vm.startedUnix, 1600000001);
+  EXPECT_EQ(store->read([](Transaction& tx) {
+    return tx.tenant("tnt-old")->pointsOfLastFailovers({"rep-old", "rep-other"});
+  }),
+            (std::map<std::string, std::string>{{"rep-old", "rp-old"}}));
   EXPECT_EQ(vm.finishedUnix, 1600000002);
   // What the new version added works on the old data.
   store->write([](Transaction& tx) { tx.insertVlanRange({"r", "ch", 5, 5, false}); });
@@ -627,6 +631,38 @@ TEST_F(StoreTest, ASessionReadsBackAsInsertedWithTheVmsThatStartedWithIt) {
   ASSERT_EQ(read.vms.size(), 2u);
   EXPECT_EQ(read.vms[0], session.vms[0]);
   EXPECT_EQ(read.vms[1], session.vms[1]);
+}
+
+TEST_F(StoreTest, AnUndoFindsEachReplicasPointFromItsNewestFailoverOfItsOwnTenant) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  // Sessions of `tenant`, oldest first, each booting replica -> point.
+  int inserted = 0;
+  const auto insert = [&](const std::string& tenant, domain::SessionKind kind,
+                          const std::map<std::string, std::string>& points) {
+    auto session = sessionOf(tenant);
+    session.id = "fos-" + std::to_string(++inserted);
+    session.kind = kind;
+    session.startedUnix += (inserted - 1) / 2;  // pairs share a second: insertion order decides
+    for (const auto& [replica, point] : points) {
+      domain::SessionVm vm;
+      vm.replicaId = replica;
+      vm.position = static_cast<std::uint32_t>(session.vms.size());
+      vm.restorePointId = point;
+      session.vms.push_back(vm);
+    }
+    store->write([&](Transaction& tx) { tx.tenant(tenant)->insertSession(session); });
+  };
+  using Kind = domain::SessionKind;
+  insert(acme, Kind::kFailover, {{"rep-a", "rp-a1"}, {"rep-b", "rp-b1"}});
+  insert(acme, Kind::kPartialFailover, {{"rep-a", "rp-a2"}});
+  insert(acme, Kind::kUndo, {{"rep-a", "rp-undo"}, {"rep-b", "rp-undo"}});
+  insert(acme, Kind::kTestFailover, {{"rep-b", "rp-test"}});
+  insert(tenants[1], Kind::kFailover, {{"rep-a", "rp-other"}, {"rep-c", "rp-other"}});
+  const auto points = store->read([&](Transaction& tx) {
+    return tx.tenant(acme)->pointsOfLastFailovers({"rep-a", "rep-b", "rep-c"});
+  });
+  EXPECT_EQ(points, (std::map<std::string, std::string>{{"rep-a", "rp-a2"}, {"rep-b", "rp-b1"}}));
 }
 
 // Acme's replicas `ids` (ready), and a session of acme with one pending VM for each.

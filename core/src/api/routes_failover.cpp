@@ -122,22 +122,6 @@ struct Start {
   bool newWork;  // refused in maintenance (undo, permanent failover and failback are not)
 };
 
-// For each replica, the point its last failover booted (undo reverts to it); a replica without
-// one is absent. One pass over the newest sessions, not one per replica.
-std::map<std::string, std::string> pointsOfLastFailovers(store::TenantScope& scope) {
-  std::map<std::string, std::string> points;
-  for (const auto& session : scope.sessions("", 200)) {  // newest first: the first seen wins
-    if (session.kind != domain::SessionKind::kFailover &&
-        session.kind != domain::SessionKind::kPartialFailover) {
-      continue;
-    }
-    for (const auto& vm : session.vms) {
-      if (!vm.restorePointId.empty()) points.emplace(vm.replicaId, vm.restorePointId);
-    }
-  }
-  return points;
-}
-
 // The tenant's replicas by id, in one query where a large plan would take one per member. Only a
 // test failover's bubble needs their devices (it mirrors their networks): the others skip decoding
 // every device list.
@@ -205,7 +189,11 @@ domain::FailoverSession startSession(ApiRequest& request, store::Transaction& tx
       }
       vm.restorePointId = point->second;
     } else if (start.operation == domain::ReplicaOperation::kUndoFailover) {
-      if (!lastFailoverPoints) lastFailoverPoints = pointsOfLastFailovers(*scope);
+      if (!lastFailoverPoints) {
+        std::vector<std::string> ids;
+        for (const auto& member : members) ids.push_back(member.id);
+        lastFailoverPoints = scope->pointsOfLastFailovers(ids);
+      }
       if (auto point = lastFailoverPoints->find(id); point != lastFailoverPoints->end())
         vm.restorePointId = point->second;
     }

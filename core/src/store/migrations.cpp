@@ -301,6 +301,11 @@ INSERT INTO session_vms_keyed (session_id, replica_id, position, state, step, at
 DROP TABLE session_vms;
 ALTER TABLE session_vms_keyed RENAME TO session_vms;
 )sql"},
+    {7, "a tenant's sessions newest first without a sort", R"sql(
+-- An undo reads back from the newest session only until it found each replica's last failover,
+-- and a tenant's session list takes its first page, not its whole history sorted.
+CREATE INDEX failover_sessions_by_tenant ON failover_sessions(tenant_id, started_unix);
+)sql"},
 };
 
 }  // namespace

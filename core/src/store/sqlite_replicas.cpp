@@ -3,6 +3,8 @@
 
 #include "store/sqlite_transaction.h"
 
+#include <set>
+
 namespace warmsite::domain {
 // How the device lists and plan members are kept in their JSON columns.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ReplicaDisk, diskId, storage, sizeGb)
@@ -526,6 +528,28 @@ std::vector<domain::FailoverSession> SqliteTenantScope::sessionsInProgress() {
   return guarded("list sessions in progress of tenant " + tenantId(), [&] {
     return selectSessions(db_, "WHERE tenant_id = ? AND state = 'in_progress'", {tenantId()},
                           1'000'000);
+  });
+}
+
+std::map<std::string, std::string> SqliteTenantScope::pointsOfLastFailovers(
+    const std::vector<std::string>& replicaIds) {
+  return guarded("find the points of the last failovers of tenant " + tenantId(), [&] {
+    const std::set<std::string> wanted(replicaIds.begin(), replicaIds.end());
+    // Newest session first, as sessions() lists them; stops once every replica was seen.
+    CachedStatement query(db_, R"sql(
+      SELECT v.replica_id, v.restore_point_id
+      FROM failover_sessions s JOIN session_vms v ON v.session_id = s.id
+      WHERE s.tenant_id = ? AND s.kind IN ('failover', 'partial_failover')
+        AND v.restore_point_id <> ''
+      ORDER BY s.started_unix DESC, s.rowid DESC)sql");
+    query.bind(1, tenantId());
+    std::map<std::string, std::string> points;
+    while (points.size() < wanted.size() && query.executeStep()) {
+      auto replicaId = query.getColumn(0).getString();
+      if (wanted.contains(replicaId))
+        points.emplace(std::move(replicaId), query.getColumn(1).getString());
+    }
+    return points;
   });
 }
 

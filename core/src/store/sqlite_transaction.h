@@ -69,6 +69,8 @@ class SqliteTenantScope final : public TenantScope {
   std::vector<domain::FailoverSession> sessions(const std::string& planId,
                                                 std::uint32_t limit) override;
   std::vector<domain::FailoverSession> sessionsInProgress() override;
+  std::map<std::string, std::string> pointsOfLastFailovers(
+      const std::vector<std::string>& replicaIds) override;
   void updateSession(const domain::FailoverSession& session) override;
   void updateSessionVms(const std::string& sessionId,
                         std::span<const domain::SessionVm> vms) override;

@@ -139,6 +139,11 @@ class TenantScope {
                                                         std::uint32_t limit) = 0;
   // The tenant's sessions still in progress, with their VMs.
   virtual std::vector<domain::FailoverSession> sessionsInProgress() = 0;
+  // For each of `replicaIds`, the restore point its newest failover (full or partial) booted, which
+  // its undo reverts to: replica id -> point id; a replica without one is absent. Reads back only
+  // as far as it must, however long the tenant's history.
+  virtual std::map<std::string, std::string> pointsOfLastFailovers(
+      const std::vector<std::string>& replicaIds) = 0;
   virtual void updateSession(
       const domain::FailoverSession& session) = 0;  // the session's own fields
   // Journals each VM's whole state in the session (kNotFound when the session or a VM is not
