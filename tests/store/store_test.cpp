@@ -28,6 +28,7 @@ namespace warmsite::store {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -399,6 +400,33 @@ TEST_F(StoreTest, AFullDiskIsAClearErrorAndWorkResumesOnceSpaceIsBack) {
   auto reopened = openSqliteStore(path);  // runs quick_check: a damaged file is refused
   EXPECT_EQ(reopened->read([&](Transaction& tx) { return tx.findTenant(tenantId)->description; }),
             lastDescription);
+}
+
+// How SQLite would run `sql` on the migrated schema, one line per step.
+std::string queryPlan(const std::filesystem::path& path, const std::string& sql) {
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+  SQLite::Statement plan(db, "EXPLAIN QUERY PLAN " + sql);
+  std::string steps;
+  while (plan.executeStep()) steps += plan.getColumn(3).getString() + "\n";
+  return steps;
+}
+
+TEST_F(StoreTest, SessionReadsFollowAnIndexInTheirOrderWhateverTheTenantsHistory) {
+  openSqliteStore(path_);
+  // A session start reads the tenant's sessions in progress: by state, never its whole history.
+  const auto inProgress = queryPlan(path_,
+                                    "SELECT id FROM failover_sessions WHERE tenant_id = 'a' AND "
+                                    "state = 'in_progress' ORDER BY started_unix DESC, rowid DESC");
+  EXPECT_THAT(inProgress, HasSubstr("failover_sessions_by_state (state=? AND tenant_id=?)"));
+  // An undo reads back from the newest session and stops early: no sort of the whole history.
+  const auto lastFailovers = queryPlan(
+      path_,
+      "SELECT v.replica_id FROM failover_sessions s JOIN session_vms v ON v.session_id = s.id "
+      "WHERE s.tenant_id = 'a' AND s.kind IN ('failover', 'partial_failover') "
+      "ORDER BY s.started_unix DESC, s.rowid DESC");
+  EXPECT_THAT(lastFailovers, HasSubstr("failover_sessions_by_tenant (tenant_id=?)"));
+  for (const auto& plan : {inProgress, lastFailovers})
+    EXPECT_THAT(plan, Not(HasSubstr("TEMP B-TREE"))) << plan;
 }
 
 TEST_F(StoreTest, MigratesFromThePreviousSchemaVersion) {

@@ -305,6 +305,11 @@ ALTER TABLE session_vms_keyed RENAME TO session_vms;
 -- An undo reads back from the newest session only until it found each replica's last failover,
 -- and a tenant's session list takes its first page, not its whole history sorted.
 CREATE INDEX failover_sessions_by_tenant ON failover_sessions(tenant_id, started_unix);
+-- A tenant's sessions in progress (read at every session start) come in order from the state's
+-- index too: otherwise the index above, which needs no sort, would be chosen and every session of
+-- the tenant's history read to find them.
+DROP INDEX failover_sessions_by_state;
+CREATE INDEX failover_sessions_by_state ON failover_sessions(state, tenant_id, started_unix);
 )sql"},
 };
 
