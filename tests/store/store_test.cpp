@@ -411,7 +411,7 @@ std::string queryPlan(const std::filesystem::path& path, const std::string& sql)
   return steps;
 }
 
-TEST_F(StoreTest, SessionReadsFollowAnIndexInTheirOrderWhateverTheTenantsHistory) {
+TEST_F(StoreTest, WhatEveryLoginAndSessionStartReadsFollowsAnIndexWhateverTheHistory) {
   openSqliteStore(path_);
   // A session start reads the tenant's sessions in progress: by state, never its whole history.
   const auto inProgress = queryPlan(path_,
@@ -425,6 +425,9 @@ TEST_F(StoreTest, SessionReadsFollowAnIndexInTheirOrderWhateverTheTenantsHistory
       "WHERE s.tenant_id = 'a' AND s.kind IN ('failover', 'partial_failover') "
       "ORDER BY s.started_unix DESC, s.rowid DESC");
   EXPECT_THAT(lastFailovers, HasSubstr("failover_sessions_by_tenant (tenant_id=?)"));
+  // A login drops the expired logins, not reading every live one.
+  EXPECT_THAT(queryPlan(path_, "DELETE FROM sessions WHERE expires_unix <= 1"),
+              HasSubstr("sessions_by_expiry (expires_unix<?)"));
   for (const auto& plan : {inProgress, lastFailovers})
     EXPECT_THAT(plan, Not(HasSubstr("TEMP B-TREE"))) << plan;
 }

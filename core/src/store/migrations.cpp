@@ -301,7 +301,7 @@ INSERT INTO session_vms_keyed (session_id, replica_id, position, state, step, at
 DROP TABLE session_vms;
 ALTER TABLE session_vms_keyed RENAME TO session_vms;
 )sql"},
-    {7, "a tenant's sessions newest first without a sort", R"sql(
+    {7, "a tenant's sessions newest first without a sort; logins by expiry", R"sql(
 -- An undo reads back from the newest session only until it found each replica's last failover,
 -- and a tenant's session list takes its first page, not its whole history sorted.
 CREATE INDEX failover_sessions_by_tenant ON failover_sessions(tenant_id, started_unix);
@@ -310,6 +310,8 @@ CREATE INDEX failover_sessions_by_tenant ON failover_sessions(tenant_id, started
 -- the tenant's history read to find them.
 DROP INDEX failover_sessions_by_state;
 CREATE INDEX failover_sessions_by_state ON failover_sessions(state, tenant_id, started_unix);
+-- Every login drops the expired logins: found by expiry, not by reading every live login.
+CREATE INDEX sessions_by_expiry ON sessions(expires_unix);
 )sql"},
 };
 
