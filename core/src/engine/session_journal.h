@@ -26,8 +26,8 @@ class SessionJournal {
   static constexpr auto kNoteDelay = std::chrono::milliseconds(100);
 
   explicit SessionJournal(store::Store& store, std::chrono::milliseconds noteDelay = kNoteDelay);
-  // Writes the notes still waiting and waits for the pieces still queued: they write through this
-  // journal.
+  // Writes the notes still waiting and waits until every piece it queued is done: they write
+  // through this journal.
   ~SessionJournal();
   SessionJournal(const SessionJournal&) = delete;
   SessionJournal& operator=(const SessionJournal&) = delete;
