@@ -865,44 +865,6 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
   }
 }
 
-TEST_F(StoreTest, AJournalNoteWaitsForARecordOfItsSessionOrItsDelayAndIsNeverLost) {
-  auto [store, tenants] = subscribedTenants();
-  const auto& acme = tenants[0];
-  const auto session = insertSessionOf(*store, acme, {"rep-a", "rep-b"});
-  auto a = session.vms[0];
-  a.state = domain::SessionVmState::kRunning;
-  a.step = "power_on";
-  auto b = session.vms[1];
-  b.state = domain::SessionVmState::kDone;
-  const auto journalled = [&] {
-    return store->read([&](Transaction& tx) { return tx.tenant(acme)->findSession(session.id); })
-        ->vms;
-  };
-  CountingStore counting(*store);
-  {
-    engine::SessionJournal journal(counting, std::chrono::hours(1));
-    journal.note(acme, session.id, a);
-    EXPECT_EQ(counting.pieces, 0);  // a note alone waits
-    // A record someone waits for takes the waiting note with it, in its one piece.
-    journal.submit(acme, session.id, b, domain::ReplicaState::kFailover).get();
-    EXPECT_EQ(counting.pieces, 1);
-    EXPECT_EQ(journalled(), (std::vector{a, b}));
-    // A journal that stops writes the notes still waiting.
-    a.attempts = 2;
-    journal.note(acme, session.id, a);
-  }
-  EXPECT_EQ(journalled().front(), a);
-  // With nothing to carry it, a note is written once its delay passed, in a piece of its own.
-  const int piecesBefore = counting.pieces;
-  engine::SessionJournal journal(counting, std::chrono::milliseconds(20));
-  a.step = "revert";
-  journal.note(acme, session.id, a);
-  for (int i = 0; i < 500 && journalled().front() != a; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(journalled().front(), a);
-  EXPECT_EQ(counting.pieces, piecesBefore + 1);
-}
-
 TEST_F(StoreTest, ATaskThatRanBeforeARestartResumesEvenAfterAnotherRestartBeforeItRuns) {
   auto store = openSqliteStore(path_);
   domain::Task task;

@@ -11,7 +11,6 @@
 #include <future>
 #include <mutex>
 #include <set>
-#include <span>
 
 #include "domain/replica_states.h"
 #include "engine/script_runner.h"
@@ -215,17 +214,10 @@ struct FailoverRunner::Impl {
                                                      const domain::Replica& replica);
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
 
-  // Marks the VMs started (with `firstStep`, when given) and queues their start records as one
-  // piece; the run's view shows them started at once. The future is ready once they are
-  // committed: each VM waits for it before its first plugin call (awaitStart), so the scheduler
-  // goes on to the next free slot meanwhile.
-  std::shared_future<void> journalStarts(SessionRun& run, std::vector<SessionVm>& vms,
-                                         const std::string& firstStep);
-  // Waits until the start records of the VMs that were `unstarted` are committed. When they failed,
-  // the run's view of the VMs goes back to `unstarted` (they never started) and the error is
-  // rethrown.
-  void awaitStart(SessionRun& run, const std::shared_future<void>& journalled,
-                  std::span<const SessionVm> unstarted);
+  // Marks the VMs started (with `firstStep`, when given) and journals them in one transaction,
+  // before their first plugin call. Durable: returns them once committed.
+  std::vector<SessionVm> journalStarts(SessionRun& run, std::vector<SessionVm> vms,
+                                       const std::string& firstStep);
   // Keeps `vm` as the run's view of it (what finish() and the next steps read).
   void remember(SessionRun& run, const SessionVm& vm);
   // Progress inside a started VM (its next step, a retry): recorded without waiting, since a resume
@@ -343,27 +335,17 @@ plugin::ComputeApi& FailoverRunner::Impl::computeFor(const SessionRun& run,
   return *compute;
 }
 
-std::shared_future<void> FailoverRunner::Impl::journalStarts(SessionRun& run,
-                                                             std::vector<SessionVm>& vms,
-                                                             const std::string& firstStep) {
+std::vector<SessionVm> FailoverRunner::Impl::journalStarts(SessionRun& run,
+                                                           std::vector<SessionVm> vms,
+                                                           const std::string& firstStep) {
   for (auto& vm : vms) {
     vm.state = SessionVmState::kRunning;
     if (!firstStep.empty()) vm.step = firstStep;
     if (!vm.startedUnix) vm.startedUnix = security::nowUnix();
   }
-  auto journalled = journalWriter.submitAll(run.session.tenantId, run.session.id, vms);
+  journalWriter.recordAll(run.session.tenantId, run.session.id, vms);
   for (const auto& vm : vms) remember(run, vm);
-  return journalled;
-}
-
-void FailoverRunner::Impl::awaitStart(SessionRun& run, const std::shared_future<void>& journalled,
-                                      std::span<const SessionVm> unstarted) {
-  try {
-    journalled.get();
-  } catch (...) {
-    for (const auto& vm : unstarted) remember(run, vm);
-    throw;
-  }
+  return vms;
 }
 
 void FailoverRunner::Impl::remember(SessionRun& run, const SessionVm& vm) {
@@ -440,8 +422,7 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
   std::mutex mutex;
   std::condition_variable changed;
   std::uint32_t active = 0;
-  bool draining = false;       // every VM launched: only the last one to end wakes the scheduler
-  std::exception_ptr stopped;  // cancelled, or a start could not be journalled
+  bool draining = false;  // every VM launched: only the last one to end wakes the scheduler
   std::optional<std::chrono::steady_clock::time_point> nextStartAllowed;
   std::vector<SessionVm> pending;
   {
@@ -450,25 +431,15 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       if (!finished(vm)) pending.push_back(vm);
     }
   }
-  // `unstarted`: the wave as it was before journalStarts, for a start record that fails.
-  const auto launch = [&](const std::vector<SessionVm>& wave,
-                          const std::vector<SessionVm>& unstarted,
-                          const std::shared_future<void>& journalled) {
+  const auto launch = [&](const std::vector<SessionVm>& wave) {
     {
       std::lock_guard lock(mutex);
       active += static_cast<std::uint32_t>(wave.size());
     }
-    for (std::size_t i = 0; i < wave.size(); ++i) {
-      boost::asio::post(pool, [&, vm = wave[i], before = unstarted[i], journalled] {
-        std::exception_ptr notStarted;
-        try {
-          awaitStart(run, journalled, {&before, 1});
-        } catch (...) {
-          notStarted = std::current_exception();
-        }
-        if (!notStarted) job(vm);
+    for (const auto& vm : wave) {
+      boost::asio::post(pool, [&, vm] {
+        job(vm);
         std::lock_guard lock(mutex);
-        if (notStarted && !stopped) stopped = notStarted;
         --active;
         if (!draining || active == 0) changed.notify_one();
       });
@@ -500,16 +471,13 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
     throw TaskCancelled();
   }
   delayAfter(journalledWithTheSession);
-  std::promise<void> alreadyJournalled;
-  alreadyJournalled.set_value();
-  launch(journalledWithTheSession, journalledWithTheSession,
-         alreadyJournalled.get_future().share());
+  launch(journalledWithTheSession);
+  std::exception_ptr stopped;  // cancelled, or a start could not be journalled
   while (next < pending.size()) {
     std::uint32_t free = 0;
     {
       std::unique_lock lock(mutex);
       changed.wait(lock, [&] { return active < limit; });
-      if (stopped) break;
       free = limit - active;
     }
     std::vector<SessionVm> wave;
@@ -525,14 +493,12 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
                   pending.begin() + static_cast<std::ptrdiff_t>(next + size));
       next += size;
       delayAfter(wave);
-      const auto unstarted = wave;
-      const auto journalled = journalStarts(run, wave, firstStep);
-      launch(wave, unstarted, journalled);
+      wave = journalStarts(run, std::move(wave), firstStep);
     } catch (...) {
-      std::lock_guard lock(mutex);
-      if (!stopped) stopped = std::current_exception();
+      stopped = std::current_exception();
       break;
     }
+    launch(wave);
   }
   {
     std::unique_lock lock(mutex);
@@ -557,10 +523,7 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
     if (start > 0) context.sleepFor(options.undoBatchPause);
     const auto first = pending.begin() + static_cast<std::ptrdiff_t>(start);
     const auto last = first + static_cast<std::ptrdiff_t>(std::min(batch, pending.size() - start));
-    const std::vector<SessionVm> unstarted(first, last);
-    auto started = unstarted;
-    const auto journalled = journalStarts(run, started, {});
-    awaitStart(run, journalled, unstarted);
+    const auto started = journalStarts(run, {first, last}, {});
     std::mutex mutex;
     std::condition_variable done;
     std::size_t left = started.size();
