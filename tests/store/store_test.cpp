@@ -469,11 +469,11 @@ TEST_F(StoreTest, MigratesFromThePreviousSchemaVersion) {
   EXPECT_EQ(vm.attempts, 2u);
   EXPECT_EQ(vm.restorePointId, "rp-old");
   EXPECT_EQ(vm.startedUnix, 1600000001);
+  EXPECT_EQ(vm.finishedUnix, 1600000002);
   EXPECT_EQ(store->read([](Transaction& tx) {
     return tx.tenant("tnt-old")->pointsOfLastFailovers({"rep-old", "rep-other"});
   }),
             (std::map<std::string, std::string>{{"rep-old", "rp-old"}}));
-  EXPECT_EQ(vm.finishedUnix, 1600000002);
   // What the new version added works on the old data.
   store->write([](Transaction& tx) { tx.insertVlanRange({"r", "ch", 5, 5, false}); });
   EXPECT_EQ(store->write([](Transaction& tx) {
@@ -789,27 +789,25 @@ TEST_F(StoreTest, APlanReadsBackTheMembersOfItsLastEditOnEveryConnection) {
   EXPECT_EQ(readBoth(other.id), other.members);
 }
 
-// A store that counts the pieces queued for its writer (by the journal).
-class CountingStore final : public Store {
- public:
-  explicit CountingStore(Store& inner) : inner_(inner) {}
-  std::future<void> submitWrite(std::function<void(Transaction&)> work) override {
-    ++pieces;
-    return inner_.submitWrite(std::move(work));
-  }
-  std::unique_ptr<Transaction> beginRead() override { return inner_.beginRead(); }
-  int schemaVersion() override { return inner_.schemaVersion(); }
-  std::atomic<int> pieces = 0;
-
- private:
-  Store& inner_;
-};
-
 TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNewest) {
   auto [store, tenants] = subscribedTenants();
   const auto& acme = tenants[0];
   const auto session = insertSessionOf(*store, acme, {"rep-a", "rep-b"});
-  CountingStore counting(*store);
+  // Counts the pieces the journal queues for the store's writer.
+  class CountingStore final : public Store {
+   public:
+    explicit CountingStore(Store& inner) : inner_(inner) {}
+    std::future<void> submitWrite(std::function<void(Transaction&)> work) override {
+      ++pieces;
+      return inner_.submitWrite(std::move(work));
+    }
+    std::unique_ptr<Transaction> beginRead() override { return inner_.beginRead(); }
+    int schemaVersion() override { return inner_.schemaVersion(); }
+    std::atomic<int> pieces = 0;
+
+   private:
+    Store& inner_;
+  } counting(*store);
   engine::SessionJournal journal(counting);
   auto started = session.vms;
   for (auto& vm : started) vm.state = domain::SessionVmState::kRunning;

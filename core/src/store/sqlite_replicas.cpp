@@ -1,9 +1,9 @@
 // Replicas, restore points, failover plans and their sessions.
 #include <nlohmann/json.hpp>
 
-#include "store/sqlite_transaction.h"
-
 #include <set>
+
+#include "store/sqlite_transaction.h"
 
 namespace warmsite::domain {
 // How the device lists and plan members are kept in their JSON columns.

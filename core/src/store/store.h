@@ -140,8 +140,9 @@ class TenantScope {
   // The tenant's sessions still in progress, with their VMs.
   virtual std::vector<domain::FailoverSession> sessionsInProgress() = 0;
   // For each of `replicaIds`, the restore point its newest failover (full or partial) booted, which
-  // its undo reverts to: replica id -> point id; a replica without one is absent. Reads back only
-  // as far as it must, however long the tenant's history.
+  // its undo reverts to: replica id -> point id; a replica without one is absent. Reads back from
+  // the newest session only until every replica was found (the whole history only when one has no
+  // such point).
   virtual std::map<std::string, std::string> pointsOfLastFailovers(
       const std::vector<std::string>& replicaIds) = 0;
   virtual void updateSession(
