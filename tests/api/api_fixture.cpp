@@ -132,6 +132,16 @@ nlohmann::json ApiTest::waitTask(client::ApiClient& c, const std::string& taskId
   return {};
 }
 
+nlohmann::json ApiTest::waitVmsFinished(client::ApiClient& c, const std::string& sessionId,
+                                        int count) {
+  nlohmann::json session = nlohmann::json::object();
+  for (int i = 0; i < 1000 && session.value("vms_finished", 0) < count; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    session = c.get("/api/v1/sessions/" + sessionId).json();
+  }
+  return session;
+}
+
 std::string ApiTest::dumpStore() {
   SQLite::Database db((dataDir_ / "warmsite.db").string(), SQLite::OPEN_READONLY);
   std::string dump;

@@ -409,11 +409,7 @@ TEST_F(ReplicationTest, ATestFailoverBootsACopyOfThePointAndLeavesTheReplicaAlon
                              {{"duration_s", 60}, {"before", points[0]["created_at"]}});
   ASSERT_STATUS(started, 202);
   const std::string sessionId = started.json()["session"]["id"];
-  nlohmann::json session = nlohmann::json::object();
-  for (int i = 0; i < 1000 && session.value("vms_finished", 0) < 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    session = acme_->get("/api/v1/sessions/" + sessionId).json();
-  }
+  auto session = waitVmsFinished(*acme_, sessionId, 1);
   ASSERT_EQ(session["vms"][0]["state"], "done") << session.dump();
   EXPECT_EQ(session["vms"][0]["restore_point_id"], first.restorePointId);
 

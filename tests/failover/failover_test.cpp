@@ -99,11 +99,7 @@ TEST_F(FailoverTest, TestFailoverRunsCopiesInABubbleAndAlwaysCleansUp) {
   ASSERT_STATUS(started, 202);
   const std::string sessionId = started.json()["session"]["id"];
   // Wait until both copies run, then look at the backend.
-  nlohmann::json session = nlohmann::json::object();
-  for (int i = 0; i < 500 && session.value("vms_finished", 0) < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    session = acme_->get("/api/v1/sessions/" + sessionId).json();
-  }
+  auto session = waitVmsFinished(*acme_, sessionId, 2);
   auto inventory = *plugin()->compute()->inventory({});
   EXPECT_EQ(std::count_if(inventory.begin(), inventory.end(),
                           [](const auto& m) {
@@ -303,6 +299,43 @@ TEST_F(FailoverTest, ReconcileReportsAVmDeletedBehindItsBackAndDoesNotRecreateIt
   EXPECT_EQ(drift[0]["machine_id"], ids[1]);
   EXPECT_FALSE(plugin()->compute()->machine(ids[1], {}).ok());
   EXPECT_STATUS(acme_->get("/api/v1/reconcile"), 403);
+}
+
+// A test copy id carries its session's start time, which another session may share: reconcile
+// keeps only the copies of a live session's own VMs.
+TEST_F(FailoverTest, ReconcileRemovesAStrayTestCopyThoughALiveSessionStartedTheSameMillisecond) {
+  environment();
+  const auto ids = replicas(3);
+  auto started =
+      acme_->post("/api/v1/failover-plans/" + failoverPlan({ids[0], ids[1]}) + "/test-failover",
+                  {{"duration_s", 30}});
+  ASSERT_STATUS(started, 202);
+  const std::string sessionId = started.json()["session"]["id"];
+  auto session = waitVmsFinished(*acme_, sessionId, 2);
+  ASSERT_EQ(session.value("vms_finished", 0), 2) << session.dump();
+  // Left by a session that started in the same millisecond and is gone: its id has the same
+  // session part, but the replica is not one of the live session's.
+  const auto stray = "test-" + sessionId.substr(sessionId.find('-') + 1, 12) + "-" + ids[2];
+  ASSERT_TRUE(plugin()
+                  ->testIsolation()
+                  ->createTestCopy({stray, ids[2], "", "bubble-" + sessionId}, {})
+                  .ok());
+
+  auto report = sp_->post("/api/v1/reconcile", nlohmann::json::object());
+  ASSERT_STATUS(report, 200);
+  const auto drift = report.json()["drift"];
+  ASSERT_EQ(drift.size(), 1u) << report.body;
+  EXPECT_EQ(drift[0]["kind"], "test_copy_removed");
+  EXPECT_EQ(drift[0]["machine_id"], stray);
+  EXPECT_FALSE(plugin()->compute()->machine(stray, {}).ok());
+  auto inventory = *plugin()->compute()->inventory({});
+  EXPECT_EQ(std::count_if(inventory.begin(), inventory.end(),
+                          [](const auto& m) { return m.kind == plugin::MachineKind::kTestCopy; }),
+            2);  // the live session's own
+
+  ASSERT_STATUS(acme_->post("/api/v1/sessions/" + sessionId + "/cancel", nlohmann::json::object()),
+                202);
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "cancelled");
 }
 
 TEST_F(FailoverTest, MaintenanceRefusesANewFailoverButNotItsUndo) {

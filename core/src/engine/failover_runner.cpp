@@ -76,10 +76,6 @@ bool finished(const SessionVm& vm) {
          vm.state == SessionVmState::kSkipped;
 }
 
-std::string testCopyId(const domain::FailoverSession& session, const std::string& replicaId) {
-  return "test-" + session.id.substr(session.id.find('-') + 1, 12) + "-" + replicaId;
-}
-
 std::string bubbleId(const domain::FailoverSession& session) {
   return "bubble-" + session.id;
 }
@@ -137,6 +133,10 @@ plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& te
     }
   }
   return spec;
+}
+
+std::string testCopyId(const domain::FailoverSession& session, const std::string& replicaId) {
+  return "test-" + session.id.substr(session.id.find('-') + 1, 12) + "-" + replicaId;
 }
 
 void journalFirstWave(domain::FailoverSession& session,

@@ -61,6 +61,11 @@ struct SessionStart {
 void journalFirstWave(domain::FailoverSession& session,
                       const std::optional<domain::FailoverPlan>& plan);
 
+// The machine id of the copy a test session boots of one of its replicas. Reconcile recognises a
+// live session's copies by it: the whole id, since its session part (the session's start time)
+// alone may be another session's too.
+std::string testCopyId(const domain::FailoverSession& session, const std::string& replicaId);
+
 // The edge rules a tenant should have on a cloud host now: the public-IP rules of plan members that
 // are failed over (or permanently), and outbound NAT for its internet networks with a known subnet.
 plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& tenantId,

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "engine/failover_runner.h"
 #include "engine/plugin_call.h"
 #include "security/authenticator.h"
 
@@ -26,10 +27,11 @@ bool expectOff(domain::ReplicaState state) {
 ReconcileReport reconcile(store::Store& store, plugins::CloudHostRegistry& cloudHosts) {
   ReconcileReport report;
   report.atUnix = security::nowUnix();
-  std::set<std::string> liveTestSessions;
+  std::set<std::string> liveTestCopies;  // of the test sessions in progress, which keep theirs
   for (const auto& session :
        store.read([](store::Transaction& tx) { return tx.sessionsInProgress(); })) {
-    if (session.kind == domain::SessionKind::kTestFailover) liveTestSessions.insert(session.id);
+    if (session.kind != domain::SessionKind::kTestFailover) continue;
+    for (const auto& vm : session.vms) liveTestCopies.insert(testCopyId(session, vm.replicaId));
   }
   for (const auto& status : cloudHosts.status()) {
     auto plugin = cloudHosts.find(status.cloudHostId);
@@ -75,11 +77,7 @@ ReconcileReport reconcile(store::Store& store, plugins::CloudHostRegistry& cloud
     }
     for (const auto& [id, machine] : machines) {
       if (machine.kind == plugin::MachineKind::kTestCopy) {
-        const bool owned = std::any_of(
-            liveTestSessions.begin(), liveTestSessions.end(), [&](const std::string& s) {
-              return id.find(s.substr(s.find('-') + 1, 12)) != std::string::npos;
-            });
-        if (owned || !plugin->testIsolation()) continue;
+        if (liveTestCopies.contains(id) || !plugin->testIsolation()) continue;
         auto removed = plugin->testIsolation()->deleteTestCopy(
             id, plugin::CallContext::withTimeout(std::chrono::minutes(5)));
         report.drift.push_back({"test_copy_removed", status.cloudHostId, id, machine.tenantId,
