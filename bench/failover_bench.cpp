@@ -4,8 +4,8 @@
 //                              50 ms per power-on (parallelism 10, boot delay 0): wall time / the
 //                              ideal critical path (2 waves x 50 ms); the median of 15 rounds (an
 //                              untimed undo between them). Also printed: the first round's ratio
-//                              (a cold service: the failover that counts after months idle) and
-//                              the slowest round's.
+//                              (the first failover after setup: statements prepared, plans parsed
+//                              and VM threads run for the first time) and the slowest round's.
 //   failover_overhead_ratio    one tenant's plan of 1000 replicas on libvirt's test driver (boot
 //                              delay 0): wall time / the same revert + start done by a direct
 //                              libvirt loop on 1000 domains in the same run; the median of 3
@@ -48,7 +48,7 @@ class Bench : public warmsite::bench::BenchService {
         }) {}
 
   struct TenantPlan {
-    ApiClient client;  // logged in once: a login's password hash is not what a round measures
+    ApiClient client;  // logged in once: 50 logins (password hashes) took longer than a round
     std::string planId;
   };
   std::vector<TenantPlan> logIn(

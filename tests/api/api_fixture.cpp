@@ -139,6 +139,8 @@ nlohmann::json ApiTest::waitVmsFinished(client::ApiClient& c, const std::string&
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     session = c.get("/api/v1/sessions/" + sessionId).json();
   }
+  if (session.value("vms_finished", 0) < count)
+    ADD_FAILURE() << "session " << sessionId << " did not finish " << count << " VMs";
   return session;
 }
 

@@ -44,8 +44,8 @@ class ApiTest : public ::testing::Test {
                         const std::string& planId, int ips = 0);
   // Polls a task until it is finished; returns its final JSON.
   nlohmann::json waitTask(client::ApiClient& c, const std::string& taskId);
-  // Polls a failover session until `count` of its VMs finished (or ~10 s passed); returns its
-  // last JSON.
+  // Polls a failover session until `count` of its VMs finished (a failure of the test after ~10 s);
+  // returns its last JSON.
   nlohmann::json waitVmsFinished(client::ApiClient& c, const std::string& sessionId, int count);
 
   // Every row of every table that holds state (not the audit log, sessions or login counters).

@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "engine/failover_runner.h"
 #include "tests/failover/failover_fixture.h"
 
 namespace warmsite::apitest {
@@ -99,7 +100,7 @@ TEST_F(FailoverTest, TestFailoverRunsCopiesInABubbleAndAlwaysCleansUp) {
   ASSERT_STATUS(started, 202);
   const std::string sessionId = started.json()["session"]["id"];
   // Wait until both copies run, then look at the backend.
-  auto session = waitVmsFinished(*acme_, sessionId, 2);
+  waitVmsFinished(*acme_, sessionId, 2);
   auto inventory = *plugin()->compute()->inventory({});
   EXPECT_EQ(std::count_if(inventory.begin(), inventory.end(),
                           [](const auto& m) {
@@ -312,13 +313,15 @@ TEST_F(FailoverTest, ReconcileRemovesAStrayTestCopyThoughALiveSessionStartedTheS
   ASSERT_STATUS(started, 202);
   const std::string sessionId = started.json()["session"]["id"];
   auto session = waitVmsFinished(*acme_, sessionId, 2);
-  ASSERT_EQ(session.value("vms_finished", 0), 2) << session.dump();
-  // Left by a session that started in the same millisecond and is gone: its id has the same
-  // session part, but the replica is not one of the live session's.
-  const auto stray = "test-" + sessionId.substr(sessionId.find('-') + 1, 12) + "-" + ids[2];
+  for (const auto& vm : session["vms"]) ASSERT_EQ(vm["state"], "done") << session.dump();
+  // Left by a session that started in the same millisecond and is gone: a copy of a replica that
+  // is not one of the live session's, named as that session would have named it.
+  domain::FailoverSession sameMillisecond;
+  sameMillisecond.id = sessionId;
+  const auto stray = engine::testCopyId(sameMillisecond, ids[2]);
   ASSERT_TRUE(plugin()
                   ->testIsolation()
-                  ->createTestCopy({stray, ids[2], "", "bubble-" + sessionId}, {})
+                  ->createTestCopy({stray, ids[2], "", engine::bubbleId(sameMillisecond)}, {})
                   .ok());
 
   auto report = sp_->post("/api/v1/reconcile", nlohmann::json::object());
@@ -336,6 +339,9 @@ TEST_F(FailoverTest, ReconcileRemovesAStrayTestCopyThoughALiveSessionStartedTheS
   ASSERT_STATUS(acme_->post("/api/v1/sessions/" + sessionId + "/cancel", nlohmann::json::object()),
                 202);
   EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "cancelled");
+  inventory = *plugin()->compute()->inventory({});
+  EXPECT_TRUE(std::none_of(inventory.begin(), inventory.end(),
+                           [](const auto& m) { return m.kind == plugin::MachineKind::kTestCopy; }));
 }
 
 TEST_F(FailoverTest, MaintenanceRefusesANewFailoverButNotItsUndo) {

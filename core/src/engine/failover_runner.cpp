@@ -76,10 +76,6 @@ bool finished(const SessionVm& vm) {
          vm.state == SessionVmState::kSkipped;
 }
 
-std::string bubbleId(const domain::FailoverSession& session) {
-  return "bubble-" + session.id;
-}
-
 // Data files as the plugin ABI names them: each file is named after its disk id.
 std::vector<plugin::DiskData> diskDataOf(const std::vector<std::filesystem::path>& files) {
   std::vector<plugin::DiskData> disks;
@@ -133,6 +129,10 @@ plugin::TenantEdgeSpec desiredEdge(store::Transaction& tx, const std::string& te
     }
   }
   return spec;
+}
+
+std::string bubbleId(const domain::FailoverSession& session) {
+  return "bubble-" + session.id;
 }
 
 std::string testCopyId(const domain::FailoverSession& session, const std::string& replicaId) {

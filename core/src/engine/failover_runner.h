@@ -61,6 +61,8 @@ struct SessionStart {
 void journalFirstWave(domain::FailoverSession& session,
                       const std::optional<domain::FailoverPlan>& plan);
 
+// The isolated network (bubble) of a test session's copies on each cloud host.
+std::string bubbleId(const domain::FailoverSession& session);
 // The machine id of the copy a test session boots of one of its replicas. Reconcile recognises a
 // live session's copies by it: the whole id, since its session part (the session's start time)
 // alone may be another session's too.

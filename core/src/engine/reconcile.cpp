@@ -22,17 +22,22 @@ bool expectOff(domain::ReplicaState state) {
   return state == domain::ReplicaState::kReady || state == domain::ReplicaState::kFailback;
 }
 
+// The ids of the copies the test sessions in progress boot (or are about to), which they keep.
+std::set<std::string> testCopiesInProgress(store::Store& store) {
+  std::set<std::string> copies;
+  for (const auto& session :
+       store.read([](store::Transaction& tx) { return tx.sessionsInProgress(); })) {
+    if (session.kind != domain::SessionKind::kTestFailover) continue;
+    for (const auto& vm : session.vms) copies.insert(testCopyId(session, vm.replicaId));
+  }
+  return copies;
+}
+
 }  // namespace
 
 ReconcileReport reconcile(store::Store& store, plugins::CloudHostRegistry& cloudHosts) {
   ReconcileReport report;
   report.atUnix = security::nowUnix();
-  std::set<std::string> liveTestCopies;  // of the test sessions in progress, which keep theirs
-  for (const auto& session :
-       store.read([](store::Transaction& tx) { return tx.sessionsInProgress(); })) {
-    if (session.kind != domain::SessionKind::kTestFailover) continue;
-    for (const auto& vm : session.vms) liveTestCopies.insert(testCopyId(session, vm.replicaId));
-  }
   for (const auto& status : cloudHosts.status()) {
     auto plugin = cloudHosts.find(status.cloudHostId);
     if (!plugin || !plugin->compute()) {
@@ -49,6 +54,9 @@ ReconcileReport reconcile(store::Store& store, plugins::CloudHostRegistry& cloud
     }
     std::map<std::string, plugin::MachineInfo> machines;
     for (auto& machine : *inventory) machines.emplace(machine.machineId, std::move(machine));
+    // Read after the inventory: a test session that started meanwhile may have made a copy the
+    // inventory lists, and keeps it.
+    const auto liveTestCopies = testCopiesInProgress(store);
     report.machinesChecked += machines.size();
     const auto replicas = store.read(
         [&](store::Transaction& tx) { return tx.replicasOnCloudHost(status.cloudHostId); });
