@@ -2,6 +2,7 @@
 // subscribed to a plan on a cloud host of the test's choice.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -124,6 +125,14 @@ class FailoverTest : public ApiTest {
   }
   plugin::PowerState power(const std::string& machineId) {
     return plugin()->compute()->machine(machineId, {})->power;
+  }
+  // How many test copies the cloud host holds (only those powered on, when asked).
+  std::ptrdiff_t testCopies(bool poweredOnOnly = false) {
+    auto inventory = *plugin()->compute()->inventory({});
+    return std::count_if(inventory.begin(), inventory.end(), [&](const auto& m) {
+      return m.kind == plugin::MachineKind::kTestCopy &&
+             (!poweredOnOnly || m.power == plugin::PowerState::kOn);
+    });
   }
 
   std::unique_ptr<client::ApiClient> sp_, acme_;

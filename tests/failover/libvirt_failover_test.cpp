@@ -28,9 +28,7 @@ TEST_F(FailoverTest, LibvirtTestDriverEndToEnd) {
 
   auto test = run("/api/v1/failover-plans/" + plan + "/test-failover", {{"duration_s", 0}});
   EXPECT_EQ(test["state"], "completed") << test.dump();
-  auto inventory = *plugin()->compute()->inventory({});
-  EXPECT_TRUE(std::none_of(inventory.begin(), inventory.end(),
-                           [](const auto& m) { return m.kind == plugin::MachineKind::kTestCopy; }));
+  EXPECT_EQ(testCopies(), 0);
 
   EXPECT_EQ(run("/api/v1/replicas/" + ids[0] + "/failover")["state"], "completed");
   EXPECT_EQ(run("/api/v1/replicas/" + ids[0] + "/permanent-failover")["state"], "completed");
