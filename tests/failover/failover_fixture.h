@@ -15,9 +15,15 @@ class FailoverTest : public ApiTest {
  protected:
   void SetUp() override {
     ApiTest::SetUp();
-    restart([](daemon::OrchestratorOptions& o) {
+    startWithVmWorkers(daemon::OrchestratorOptions().failover.vmWorkers);
+  }
+
+  // Restarts the orchestrator with these tests' engine settings and `vmWorkers` VM workers.
+  void startWithVmWorkers(int vmWorkers) {
+    restart([vmWorkers](daemon::OrchestratorOptions& o) {
       o.failover.undoBatchPause = std::chrono::milliseconds(0);
       o.failover.retry.firstBackoff = std::chrono::milliseconds(10);
+      o.failover.vmWorkers = vmWorkers;
     });
     sp_ = std::make_unique<client::ApiClient>(admin());
   }
@@ -47,6 +53,17 @@ class FailoverTest : public ApiTest {
     network_ = sub["networks"][0]["id"];
     ips_ = sub["public_ips"].get<std::vector<std::string>>();
     acme_ = std::make_unique<client::ApiClient>(client("Acme", "tenant-pass-1"));
+  }
+
+  // Gives the vSphere mock of environment() the configuration `extra` (faults, latency) instead
+  // of the one it had; its inventory stays.
+  void reconfigure(const nlohmann::json& extra) {
+    nlohmann::json config{
+        {"vcenter", std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())}};
+    config.update(extra);
+    auto patched = sp_->request("PATCH", "/api/v1/cloud-hosts/" + host_,
+                                nlohmann::json{{"config", config}}.dump());
+    ASSERT_STATUS(patched, 200);
   }
 
   std::string replica(const std::string& name, std::uint64_t memoryMb = 1024) {

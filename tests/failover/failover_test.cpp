@@ -66,15 +66,8 @@ TEST_F(FailoverTest, APermanentFaultFailsOneVmAndUndoReturnsAllToReady) {
   environment();
   const auto ids = replicas(4);
   // The same vCenter, now with a fault on one VM.
-  auto patched = sp_->request(
-      "PATCH", "/api/v1/cloud-hosts/" + host_,
-      nlohmann::json{
-          {"config",
-           {{"vcenter",
-             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())},
-            {"faults", {{{"operation", "power_on"}, {"target", ids[2]}, {"kind", "permanent"}}}}}}}
-          .dump());
-  ASSERT_STATUS(patched, 200);
+  ASSERT_NO_FATAL_FAILURE(reconfigure(
+      {{"faults", {{{"operation", "power_on"}, {"target", ids[2]}, {"kind", "permanent"}}}}}));
   auto session = run("/api/v1/failover-plans/" + failoverPlan(ids) + "/failover");
   EXPECT_EQ(session["state"], "failed");
   EXPECT_THAT(session["error"].get<std::string>(), HasSubstr("1 of 4 VMs failed"));
@@ -480,6 +473,87 @@ TEST_F(FailoverTest, AVmCallsItsPluginOnlyOnceItsStartRecordIsCommitted) {
   holder.get();
   EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
   EXPECT_EQ(power(ids[1]), plugin::PowerState::kOn);
+}
+
+TEST_F(FailoverTest, NoMoreVmsRunThanTheParallelismAndABootDelayHoldsTheNextVm) {
+  environment();
+  const auto ids = replicas(6);
+  // Power-ons take 200 ms. The third VM's first power-on fails and is retried: it runs twice as
+  // long as the fourth, which frees one slot while it runs.
+  ASSERT_NO_FATAL_FAILURE(reconfigure(
+      {{"latency_ms", {{"power_on", 200}}},
+       {"faults",
+        {{{"operation", "power_on"}, {"target", ids[2]}, {"nth", 1}, {"kind", "transient"}}}}}));
+  // Parallelism 2; the second VM's boot delay holds the third for a second after it started.
+  auto members = nlohmann::json::array();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    members.push_back({{"replica_id", ids[i]}, {"boot_delay_s", i == 1 ? 1 : 0}});
+  auto plan = acme_->post("/api/v1/failover-plans",
+                          {{"name", "DR"}, {"parallelism", 2}, {"members", members}});
+  ASSERT_STATUS(plan, 201);
+  using Clock = std::chrono::steady_clock;
+  const auto posted = Clock::now();
+  auto started =
+      acme_->post("/api/v1/failover-plans/" + plan.json()["id"].get<std::string>() + "/failover",
+                  nlohmann::json::object());
+  ASSERT_STATUS(started, 202);
+  const std::string sessionId = started.json()["session"]["id"];
+  // The journal, read from the store every 5 ms: when each VM was first seen started, and the
+  // most VMs seen running at once.
+  std::vector<std::optional<Clock::time_point>> firstSeen(ids.size());
+  std::size_t mostRunning = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    const auto session = orchestrator_->store().read(
+        [&](store::Transaction& tx) { return tx.findAnySession(sessionId); });
+    ASSERT_TRUE(session.has_value());
+    std::size_t running = 0;
+    for (std::size_t i = 0; i < session->vms.size(); ++i) {
+      const auto vmState = session->vms[i].state;
+      if (vmState == domain::SessionVmState::kRunning) ++running;
+      if (vmState != domain::SessionVmState::kPending && !firstSeen[i]) firstSeen[i] = Clock::now();
+    }
+    mostRunning = std::max(mostRunning, running);
+    if (session->state != domain::SessionState::kInProgress) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
+  EXPECT_EQ(mostRunning, 2u);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE(firstSeen[i].has_value()) << i;
+    EXPECT_EQ(power(ids[i]), plugin::PowerState::kOn) << i;
+  }
+  // The second VM started after the request was sent; without its delay the third would start
+  // when the first ends, 200 ms in.
+  EXPECT_GE(*firstSeen[2] - posted, std::chrono::seconds(1));
+  // The VMs after it have no delay: each starts as soon as a slot frees.
+  EXPECT_LT(*firstSeen[5] - *firstSeen[2], std::chrono::milliseconds(1000));
+}
+
+TEST_F(FailoverTest, WithEveryVmWorkerBusyASessionsVmsStillStartInBootOrder) {
+  // One worker for parallelism 2: the second VM waits in the pool's queue while the first runs.
+  startWithVmWorkers(1);
+  environment();
+  const auto ids = replicas(3);
+  ASSERT_NO_FATAL_FAILURE(reconfigure({{"latency_ms", {{"power_on", 200}}}}));
+  auto started = acme_->post(
+      "/api/v1/failover-plans/" + failoverPlan(ids, nlohmann::json::array(), 2) + "/failover",
+      nlohmann::json::object());
+  ASSERT_STATUS(started, 202);
+  // The order the VMs came up in, from the mock's inventory every 5 ms (a power-on takes 200).
+  std::vector<std::size_t> order;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (order.size() < ids.size() && std::chrono::steady_clock::now() < deadline) {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (std::find(order.begin(), order.end(), i) == order.end() &&
+          power(ids[i]) == plugin::PowerState::kOn)
+        order.push_back(i);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
+  // The first VM's worker takes the second from the queue, not the third it could start itself.
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2}));
 }
 
 TEST_F(FailoverTest, AReplicaInASessionInProgressCannotBeDeleted) {

@@ -5,9 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <set>
@@ -267,6 +269,17 @@ struct FailoverRunner::Impl {
   FailoverOptions options;
   SessionJournal journalWriter{store};
   boost::asio::thread_pool pool;
+  // Jobs posted to `pool` that no worker has begun: while there are any, every worker is busy.
+  std::atomic<std::size_t> waiting{0};
+
+  // Runs `job` on the pool once the jobs posted before it have begun.
+  void post(std::function<void()> job) {
+    waiting.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(pool, [this, job = std::move(job)] {
+      waiting.fetch_sub(1, std::memory_order_relaxed);
+      job();
+    });
+  }
 };
 
 namespace {
@@ -419,10 +432,16 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
                                     const std::function<void(const SessionVm&)>& job,
                                     const std::string& firstStep) {
   const std::uint32_t limit = std::max<std::uint32_t>(parallelism, 1);
+  // Shared by this thread and the VMs' pool threads, under `mutex`. A pool thread whose VM ended
+  // starts the next VM itself when nothing holds it back (a boot delay not yet passed, a cancel,
+  // a start that could not be journalled): that saves waking this thread and another pool thread
+  // for every VM. Otherwise it hands its slot back, and this thread starts the next wave once the
+  // delay passed, or stops the schedule.
   std::mutex mutex;
   std::condition_variable changed;
   std::uint32_t active = 0;
-  bool draining = false;  // every VM launched: only the last one to end wakes the scheduler
+  std::size_t next = 0;        // pending[next] is the next VM to start
+  std::exception_ptr stopped;  // cancelled, or a start could not be journalled
   std::optional<std::chrono::steady_clock::time_point> nextStartAllowed;
   std::vector<SessionVm> pending;
   {
@@ -431,28 +450,72 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       if (!finished(vm)) pending.push_back(vm);
     }
   }
-  const auto launch = [&](const std::vector<SessionVm>& wave) {
-    {
-      std::lock_guard lock(mutex);
-      active += static_cast<std::uint32_t>(wave.size());
-    }
-    for (const auto& vm : wave) {
-      boost::asio::post(pool, [&, vm] {
-        job(vm);
-        std::lock_guard lock(mutex);
-        --active;
-        if (!draining || active == 0) changed.notify_one();
-      });
-    }
-  };
-  const auto delayAfter = [&](const std::vector<SessionVm>& wave) {
+  // Counts `wave` as started now; with `mutex` held.
+  const auto started = [&](const std::vector<SessionVm>& wave) {
+    active += static_cast<std::uint32_t>(wave.size());
     if (bootDelays && !wave.empty()) {
       nextStartAllowed = std::chrono::steady_clock::now() +
                          std::chrono::seconds(bootDelayOf(run.plan, wave.back().replicaId));
     }
   };
+  // Takes the VMs that may start now in `free` slots; with `mutex` held.
+  const auto claim = [&](std::uint32_t free) {
+    const auto size = waveSize(pending, next, free, bootDelays, run.plan);
+    std::vector<SessionVm> wave(pending.begin() + static_cast<std::ptrdiff_t>(next),
+                                pending.begin() + static_cast<std::ptrdiff_t>(next + size));
+    next += size;
+    started(wave);
+    return wave;
+  };
+  // Journals a claimed wave's start; on failure gives its slots back and stops the schedule.
+  const auto journal = [&](std::vector<SessionVm> wave) {
+    const auto count = static_cast<std::uint32_t>(wave.size());
+    try {
+      return journalStarts(run, std::move(wave), firstStep);
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      active -= count;
+      if (!stopped) stopped = std::current_exception();
+      changed.notify_one();
+      return std::vector<SessionVm>();
+    }
+  };
+  std::function<void(SessionVm)> runFrom;
+  const auto launch = [&](const std::vector<SessionVm>& wave) {
+    for (const auto& vm : wave) post([&runFrom, vm] { runFrom(vm); });
+  };
+  // Runs `vm`, then the session's next VMs while it may. Once its VM's slot is given back and the
+  // lock released, it touches nothing of schedule()'s, which may have returned.
+  runFrom = [&](SessionVm vm) {
+    while (true) {
+      job(vm);
+      std::vector<SessionVm> wave;
+      {
+        std::lock_guard lock(mutex);
+        --active;
+        if (!stopped && next < pending.size() && active < limit && !context.cancelled() &&
+            (!nextStartAllowed || std::chrono::steady_clock::now() >= *nextStartAllowed)) {
+          wave = claim(limit - active);
+        }
+        if (wave.empty()) {
+          // Once every VM started, only the last one to end wakes the scheduler.
+          if (next < pending.size() || stopped || active == 0) changed.notify_one();
+          return;
+        }
+      }
+      wave = journal(std::move(wave));
+      if (wave.empty()) return;
+      // A full pool: the VMs go behind the jobs waiting for a worker (other sessions', and any
+      // earlier VM of this one), in the order they were posted.
+      if (waiting.load(std::memory_order_relaxed) > 0) {
+        launch(wave);
+        return;
+      }
+      launch({wave.begin() + 1, wave.end()});
+      vm = wave.front();
+    }
+  };
   // The VMs journalled as started with the session go at once: their start record is durable.
-  std::size_t next = 0;
   while (next < pending.size() && pending[next].state == SessionVmState::kRunning &&
          !run.interrupted.contains(pending[next].replicaId)) {
     ++next;
@@ -470,41 +533,41 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
     for (const auto& vm : journalledWithTheSession) remember(run, vm);
     throw TaskCancelled();
   }
-  delayAfter(journalledWithTheSession);
+  std::unique_lock lock(mutex);
+  started(journalledWithTheSession);
   launch(journalledWithTheSession);
-  std::exception_ptr stopped;  // cancelled, or a start could not be journalled
-  while (next < pending.size()) {
-    std::uint32_t free = 0;
-    {
-      std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return active < limit; });
-      free = limit - active;
-    }
-    std::vector<SessionVm> wave;
+  while (true) {
+    changed.wait(lock, [&] { return stopped || next >= pending.size() || active < limit; });
+    if (stopped || next >= pending.size()) break;
+    // A slot is free and VMs wait: none was started with the session, a boot delay holds them,
+    // or a pool thread saw a cancel.
+    const auto allowed = nextStartAllowed;
+    lock.unlock();
     try {
-      if (nextStartAllowed) {
-        context.sleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(
+      if (allowed) {
+        context.sleepFor(std::chrono::ceil<std::chrono::milliseconds>(
             std::max(std::chrono::steady_clock::duration::zero(),
-                     *nextStartAllowed - std::chrono::steady_clock::now())));
+                     *allowed - std::chrono::steady_clock::now())));
       }
       context.throwIfCancelled();
-      const auto size = waveSize(pending, next, free, bootDelays, run.plan);
-      wave.assign(pending.begin() + static_cast<std::ptrdiff_t>(next),
-                  pending.begin() + static_cast<std::ptrdiff_t>(next + size));
-      next += size;
-      delayAfter(wave);
-      wave = journalStarts(run, std::move(wave), firstStep);
     } catch (...) {
-      stopped = std::current_exception();
+      lock.lock();
+      if (!stopped) stopped = std::current_exception();
       break;
     }
-    launch(wave);
+    lock.lock();
+    // A pool thread may have started VMs meanwhile, with a boot delay of their own.
+    if (stopped || next >= pending.size() || active >= limit ||
+        (nextStartAllowed && std::chrono::steady_clock::now() < *nextStartAllowed)) {
+      continue;
+    }
+    auto wave = claim(limit - active);
+    lock.unlock();
+    launch(journal(std::move(wave)));
+    lock.lock();
   }
-  {
-    std::unique_lock lock(mutex);
-    draining = true;
-    changed.wait(lock, [&] { return active == 0; });
-  }
+  changed.wait(lock, [&] { return active == 0; });
+  lock.unlock();
   awaitEndRecords(run);
   if (stopped) std::rethrow_exception(stopped);
 }
@@ -528,7 +591,7 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
     std::condition_variable done;
     std::size_t left = started.size();
     for (const auto& vm : started) {
-      boost::asio::post(pool, [&, vm] {
+      post([&, vm] {
         job(vm);
         std::lock_guard lock(mutex);
         --left;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace warmsite::engine {
 
@@ -25,8 +26,20 @@ std::shared_future<void> SessionJournal::submit(const std::string& tenantId,
 
 void SessionJournal::recordAll(const std::string& tenantId, const std::string& sessionId,
                                const std::vector<domain::SessionVm>& vms) {
-  store_.write(
-      [&](store::Transaction& tx) { tx.tenant(tenantId)->updateSessionVms(sessionId, vms); });
+  std::shared_future<void> durable;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& vm : vms) durable = addLocked(tenantId, sessionId, {vm, std::nullopt, {}});
+  }
+  if (!durable.valid()) return;
+  // The batch's error is shared with its other waiters: this thread throws its own copy.
+  try {
+    durable.get();
+  } catch (const store::StoreError& e) {
+    throw store::StoreError(e.kind(), std::string(e.what()));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(e.what());
+  }
 }
 
 void SessionJournal::note(const std::string& tenantId, const std::string& sessionId,
@@ -38,6 +51,11 @@ void SessionJournal::note(const std::string& tenantId, const std::string& sessio
 std::shared_future<void> SessionJournal::add(const std::string& tenantId,
                                              const std::string& sessionId, Record record) {
   std::lock_guard lock(mutex_);
+  return addLocked(tenantId, sessionId, std::move(record));
+}
+
+std::shared_future<void> SessionJournal::addLocked(const std::string& tenantId,
+                                                   const std::string& sessionId, Record record) {
   auto batch = batches_.find(sessionId);
   if (batch == batches_.end()) {
     // Queued under the lock, so the piece cannot take its batch before the batch is complete;

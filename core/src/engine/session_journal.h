@@ -31,8 +31,8 @@ class SessionJournal {
                                   const domain::SessionVm& vm,
                                   std::optional<domain::ReplicaState> replicaState = std::nullopt,
                                   const std::string& replicaError = {});
-  // Records several VMs of one session in one transaction, blocking until committed; rethrows the
-  // store's error.
+  // Records several VMs of one session in one transaction (the piece of the session's open batch,
+  // with its records already waiting), blocking until committed; rethrows the store's error.
   void recordAll(const std::string& tenantId, const std::string& sessionId,
                  const std::vector<domain::SessionVm>& vms);
   // Records `vm` without waiting, for progress between two durable records (the next step's name, a
@@ -56,6 +56,9 @@ class SessionJournal {
 
   std::shared_future<void> add(const std::string& tenantId, const std::string& sessionId,
                                Record record);
+  // The same, with mutex_ held.
+  std::shared_future<void> addLocked(const std::string& tenantId, const std::string& sessionId,
+                                     Record record);
   // The writer's piece for a session: takes the batch (later records start the next one) and
   // writes it.
   void write(store::Transaction& tx, const std::string& sessionId);
