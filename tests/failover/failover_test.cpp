@@ -530,7 +530,7 @@ TEST_F(FailoverTest, NoMoreVmsRunThanTheParallelismAndABootDelayHoldsTheNextVm) 
   EXPECT_LT(*firstSeen[5] - *firstSeen[2], std::chrono::milliseconds(1000));
 }
 
-TEST_F(FailoverTest, WithEveryVmWorkerBusyASessionsVmsStillStartInBootOrder) {
+TEST_F(FailoverTest, AFreedVmWorkerTakesTheQueuedVmBeforeStartingAnotherItself) {
   // One worker for parallelism 2: the second VM waits in the pool's queue while the first runs.
   startWithVmWorkers(1);
   environment();
@@ -552,7 +552,8 @@ TEST_F(FailoverTest, WithEveryVmWorkerBusyASessionsVmsStillStartInBootOrder) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
-  // The first VM's worker takes the second from the queue, not the third it could start itself.
+  // The first VM's worker takes the second from the queue before the third, which it journals as
+  // started and queues behind it.
   EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2}));
 }
 

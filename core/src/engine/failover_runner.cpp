@@ -269,16 +269,22 @@ struct FailoverRunner::Impl {
   FailoverOptions options;
   SessionJournal journalWriter{store};
   boost::asio::thread_pool pool;
-  // Jobs posted to `pool` that no worker has begun: while there are any, every worker is busy.
+  // Jobs posted to `pool` that no worker has begun yet: they wait for a worker, or one is taking
+  // them.
   std::atomic<std::size_t> waiting{0};
 
   // Runs `job` on the pool once the jobs posted before it have begun.
   void post(std::function<void()> job) {
     waiting.fetch_add(1, std::memory_order_relaxed);
-    boost::asio::post(pool, [this, job = std::move(job)] {
+    try {
+      boost::asio::post(pool, [this, job = std::move(job)] {
+        waiting.fetch_sub(1, std::memory_order_relaxed);
+        job();
+      });
+    } catch (...) {
       waiting.fetch_sub(1, std::memory_order_relaxed);
-      job();
-    });
+      throw;
+    }
   }
 };
 
@@ -484,8 +490,9 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
   const auto launch = [&](const std::vector<SessionVm>& wave) {
     for (const auto& vm : wave) post([&runFrom, vm] { runFrom(vm); });
   };
-  // Runs `vm`, then the session's next VMs while it may. Once its VM's slot is given back and the
-  // lock released, it touches nothing of schedule()'s, which may have returned.
+  // Runs `vm`, then the session's next VMs while it may. It touches nothing of schedule()'s once
+  // the slots it holds are given back (lock released) or handed to posted jobs (last post done):
+  // schedule() may have returned.
   runFrom = [&](SessionVm vm) {
     while (true) {
       job(vm);
@@ -505,8 +512,9 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       }
       wave = journal(std::move(wave));
       if (wave.empty()) return;
-      // A full pool: the VMs go behind the jobs waiting for a worker (other sessions', and any
-      // earlier VM of this one), in the order they were posted.
+      // Jobs wait for a worker (the pool is full): these VMs go behind them, so that one
+      // session's chain does not keep workers from the others. VMs with no boot delay between
+      // them start as one wave, in no set order among themselves.
       if (waiting.load(std::memory_order_relaxed) > 0) {
         launch(wave);
         return;
