@@ -31,10 +31,7 @@ class FailoverTest : public ApiTest {
   // A tenant "Acme" subscribed to a plan on a vSphere mock configured with `extra` (faults,
   // latency), with 2 public IPs and one internet network.
   void environment(const nlohmann::json& extra = nlohmann::json::object()) {
-    nlohmann::json config{
-        {"vcenter", std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())}};
-    config.update(extra);
-    environment("vsphere-mock", config, "datastore1");
+    environment("vsphere-mock", mockConfig(extra), "datastore1");
   }
 
   // The same on a cloud host of any plugin; the plan's storage lives on `backendStorage`.
@@ -58,12 +55,17 @@ class FailoverTest : public ApiTest {
   // Gives the vSphere mock of environment() the configuration `extra` (faults, latency) instead
   // of the one it had; its inventory stays.
   void reconfigure(const nlohmann::json& extra) {
+    auto patched = sp_->request("PATCH", "/api/v1/cloud-hosts/" + host_,
+                                nlohmann::json{{"config", mockConfig(extra)}}.dump());
+    ASSERT_STATUS(patched, 200);
+  }
+
+  // The vSphere mock's configuration: the test's own vCenter, with `extra`.
+  static nlohmann::json mockConfig(const nlohmann::json& extra) {
     nlohmann::json config{
         {"vcenter", std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())}};
     config.update(extra);
-    auto patched = sp_->request("PATCH", "/api/v1/cloud-hosts/" + host_,
-                                nlohmann::json{{"config", config}}.dump());
-    ASSERT_STATUS(patched, 200);
+    return config;
   }
 
   std::string replica(const std::string& name, std::uint64_t memoryMb = 1024) {
@@ -99,13 +101,14 @@ class FailoverTest : public ApiTest {
     return ids;
   }
 
+  // A plan of `members` in this order; `bootDelays` (seconds) of the first members, 0 after.
   std::string failoverPlan(const std::vector<std::string>& members,
                            nlohmann::json rulesOfFirst = nlohmann::json::array(),
-                           int parallelism = 10) {
+                           int parallelism = 10, const std::vector<int>& bootDelays = {}) {
     auto list = nlohmann::json::array();
     for (std::size_t i = 0; i < members.size(); ++i) {
       list.push_back({{"replica_id", members[i]},
-                      {"boot_delay_s", 0},
+                      {"boot_delay_s", i < bootDelays.size() ? bootDelays[i] : 0},
                       {"public_ip_rules", i == 0 ? rulesOfFirst : nlohmann::json::array()}});
     }
     auto plan = acme_->post("/api/v1/failover-plans",

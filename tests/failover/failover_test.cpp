@@ -405,16 +405,11 @@ TEST_F(FailoverTest, AFailoverThatStartsAtOnceHasItsFirstVmsJournalledAsStartedW
   environment({{"latency_ms", {{"revert_to_restore_point", 3000}}}});
   const auto ids = replicas(4);
   // The second VM has a boot delay: the third waits for it, so the first two start together.
-  auto members = nlohmann::json::array();
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    members.push_back({{"replica_id", ids[i]}, {"boot_delay_s", i == 1 ? 3 : 0}});
-  auto plan = acme_->post("/api/v1/failover-plans",
-                          {{"name", "DR"}, {"parallelism", 10}, {"members", members}});
-  ASSERT_STATUS(plan, 201);
+  const auto plan = failoverPlan(ids, nlohmann::json::array(), 10, {0, 3});
+  ASSERT_FALSE(plan.empty());
   const auto before = security::nowUnix();
   auto started =
-      acme_->post("/api/v1/failover-plans/" + plan.json()["id"].get<std::string>() + "/failover",
-                  nlohmann::json::object());
+      acme_->post("/api/v1/failover-plans/" + plan + "/failover", nlohmann::json::object());
   ASSERT_STATUS(started, 202);
   // The 202 carries the summary, whatever the plan's size; the VMs come with the session.
   const auto summary = started.json()["session"];
@@ -485,17 +480,12 @@ TEST_F(FailoverTest, NoMoreVmsRunThanTheParallelismAndABootDelayHoldsTheNextVm) 
        {"faults",
         {{{"operation", "power_on"}, {"target", ids[2]}, {"nth", 1}, {"kind", "transient"}}}}}));
   // Parallelism 2; the second VM's boot delay holds the third for a second after it started.
-  auto members = nlohmann::json::array();
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    members.push_back({{"replica_id", ids[i]}, {"boot_delay_s", i == 1 ? 1 : 0}});
-  auto plan = acme_->post("/api/v1/failover-plans",
-                          {{"name", "DR"}, {"parallelism", 2}, {"members", members}});
-  ASSERT_STATUS(plan, 201);
+  const auto plan = failoverPlan(ids, nlohmann::json::array(), 2, {0, 1});
+  ASSERT_FALSE(plan.empty());
   using Clock = std::chrono::steady_clock;
   const auto posted = Clock::now();
   auto started =
-      acme_->post("/api/v1/failover-plans/" + plan.json()["id"].get<std::string>() + "/failover",
-                  nlohmann::json::object());
+      acme_->post("/api/v1/failover-plans/" + plan + "/failover", nlohmann::json::object());
   ASSERT_STATUS(started, 202);
   const std::string sessionId = started.json()["session"]["id"];
   // The journal, read from the store every 5 ms: when each VM was first seen started, and the
