@@ -84,6 +84,14 @@ int main(int argc, char** argv) {
   app.add_option("--workers", options.engineWorkers, "Task engine worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  app.add_option("--vm-workers", options.failover.vmWorkers,
+                 "VM steps at once across every failover session (the global VM pool)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--api-workers", options.http.workerThreads,
+                 "Threads that run API requests (a request waiting for the store holds one)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   std::string replicationListen = "0.0.0.0:6181";
   double tenantBandwidthMbps = 0;
   app.add_option("--replication-listen", replicationListen,
