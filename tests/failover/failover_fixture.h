@@ -140,6 +140,16 @@ class FailoverTest : public ApiTest {
     return acme_->get("/api/v1/replicas/" + replicaId).json()["state"];
   }
 
+  // The session's VMs from the `first` on never started: pending, their replicas ready and off.
+  void expectNeverStartedFrom(std::size_t first, const nlohmann::json& session,
+                              const std::vector<std::string>& ids) {
+    for (std::size_t i = first; i < ids.size(); ++i) {
+      EXPECT_EQ(session["vms"][i]["state"], "pending") << i;
+      EXPECT_EQ(state(ids[i]), "ready") << i;
+      EXPECT_EQ(power(ids[i]), plugin::PowerState::kOff) << i;
+    }
+  }
+
   std::shared_ptr<plugin::CloudHostPlugin> plugin() {
     return orchestrator_->cloudHosts().find(host_);
   }

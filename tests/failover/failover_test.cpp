@@ -7,6 +7,8 @@
 #include <future>
 #include <thread>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include "engine/failover_runner.h"
 #include "tests/failover/failover_fixture.h"
 
@@ -545,6 +547,54 @@ TEST_F(FailoverTest, AFreedVmWorkerTakesTheQueuedVmBeforeStartingAnotherItself) 
   // The first VM's worker takes the second from the queue before the third, which it journals as
   // started and queues behind it.
   EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2}));
+}
+
+TEST_F(FailoverTest, ACancelDuringAVmStartsNoFurtherVmAndLeavesTheirReplicasReady) {
+  environment({{"latency_ms", {{"power_on", 300}}}});
+  const auto ids = replicas(3);
+  auto started = acme_->post(
+      "/api/v1/failover-plans/" + failoverPlan(ids, nlohmann::json::array(), 1) + "/failover",
+      nlohmann::json::object());
+  ASSERT_STATUS(started, 202);
+  const auto sessionPath = "/api/v1/sessions/" + started.json()["session"]["id"].get<std::string>();
+  // Cancelled while the first VM powers on: its worker, not the session's scheduler, is the first
+  // to see the cancel when the VM ends.
+  for (int i = 0; i < 1000 && acme_->get(sessionPath).json()["vms"][0]["step"] != "power_on"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_STATUS(acme_->post(sessionPath + "/cancel", nlohmann::json::object()), 202);
+  EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "cancelled");
+  const auto session = acme_->get(sessionPath).json();
+  EXPECT_EQ(session["state"], "cancelled");
+  expectNeverStartedFrom(1, session, ids);
+}
+
+TEST_F(FailoverTest, AStartTheStoreRefusesFailsTheSessionAndStartsNoFurtherVm) {
+  environment({{"latency_ms", {{"power_on", 100}}}});
+  const auto ids = replicas(3);
+  const auto plan = failoverPlan(ids, nlohmann::json::array(), 1);
+  // The store refuses to journal any VM but the first as started, as a full disk would: the
+  // first VM's worker, starting the second when the first ends, gets the error.
+  {
+    SQLite::Database db((dataDir_ / "warmsite.db").string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "CREATE TRIGGER refuse_start BEFORE UPDATE OF state ON session_vms "
+        "WHEN OLD.state = 'pending' AND NEW.state = 'running' AND NEW.replica_id <> '" +
+        ids[0] + "' BEGIN SELECT RAISE(ABORT, 'start refused by the store'); END");
+  }
+  auto started =
+      acme_->post("/api/v1/failover-plans/" + plan + "/failover", nlohmann::json::object());
+  ASSERT_STATUS(started, 202);
+  const auto task = waitTask(*acme_, started.json()["task_id"]);
+  EXPECT_EQ(task["state"], "failed");
+  EXPECT_THAT(task.value("error", ""), HasSubstr("start refused by the store"));
+  const auto session =
+      acme_->get("/api/v1/sessions/" + started.json()["session"]["id"].get<std::string>()).json();
+  EXPECT_EQ(session["state"], "failed");
+  EXPECT_EQ(session["vms"][0]["state"], "done");
+  EXPECT_EQ(state(ids[0]), "failover");
+  EXPECT_EQ(power(ids[0]), plugin::PowerState::kOn);
+  // A VM calls its plugin only once its start is journalled: the others never did.
+  expectNeverStartedFrom(1, session, ids);
 }
 
 TEST_F(FailoverTest, AReplicaInASessionInProgressCannotBeDeleted) {

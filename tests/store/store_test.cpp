@@ -831,15 +831,16 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
   journal.note(acme, session.id, a);
   auto lost = started[0];
   const auto ofAnotherSession = journal.submit(acme, "fos-gone", lost);
-  EXPECT_EQ(aDone.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  auto aWaits = std::async(std::launch::async, [&] { aDone.wait(); });
+  EXPECT_EQ(aWaits.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   EXPECT_EQ(counting.pieces, 2);  // one per session: fos-1's four records, fos-gone's one
   release.set_value();
   holder.get();
-  aDone.get();
-  bFailed.get();
+  aWaits.get();
+  bFailed.wait();
   // A session that does not exist: its record fails on its own, with the store's error.
   try {
-    ofAnotherSession.get();
+    ofAnotherSession.wait();
     FAIL() << "a record of a missing session was accepted";
   } catch (const StoreError& e) {
     EXPECT_EQ(e.kind(), StoreError::Kind::kNotFound) << e.what();
@@ -859,6 +860,54 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
     } else {
       EXPECT_EQ(replica.state, domain::ReplicaState::kFailoverFailed);
       EXPECT_EQ(replica.error, "power on: host lost");
+    }
+  }
+}
+
+TEST_F(StoreTest, AJournalRecordTheStoreRefusesIsLostAloneNotWithTheOthersOfItsPiece) {
+  auto [store, tenants] = subscribedTenants();
+  const auto& acme = tenants[0];
+  const auto session = insertSessionOf(*store, acme, {"rep-a", "rep-b", "rep-c"});
+  // The store refuses rep-b's records, as it would one it cannot write.
+  SQLite::Database(path_.string(), SQLite::OPEN_READWRITE)
+      .exec(
+          "CREATE TRIGGER refuse_b BEFORE UPDATE ON session_vms WHEN NEW.replica_id = 'rep-b' "
+          "BEGIN SELECT RAISE(ABORT, 'rep-b refused'); END");
+  engine::SessionJournal journal(*store);
+  std::promise<void> release;
+  // The writer is held, so a's end record and b's start share one piece.
+  auto holder =
+      store->submitWrite([gate = release.get_future().share()](Transaction&) { gate.wait(); });
+  auto a = session.vms[0];
+  a.state = domain::SessionVmState::kDone;
+  const auto aDone = journal.submit(acme, session.id, a, domain::ReplicaState::kFailover);
+  auto starts = std::vector<domain::SessionVm>{session.vms[1], session.vms[2]};
+  for (auto& vm : starts) vm.state = domain::SessionVmState::kRunning;
+  const auto bStarted = journal.submit(acme, session.id, starts[0]);
+  release.set_value();
+  holder.get();
+  EXPECT_NO_THROW(aDone.wait());
+  EXPECT_THROW(bStarted.wait(), StoreError);
+  // Starts recorded together: the durable ones are told apart from the refused one.
+  const auto written = journal.recordAll(acme, session.id, starts);
+  ASSERT_EQ(written.durable.size(), 1u);
+  EXPECT_EQ(written.durable[0], starts[1]);
+  ASSERT_TRUE(written.error);
+  try {
+    std::rethrow_exception(written.error);
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("rep-b refused"));
+  }
+  const auto [journalled, replicas] = store->read([&](Transaction& tx) {
+    auto scope = tx.tenant(acme);
+    return std::make_pair(scope->findSession(session.id).value(), scope->replicas());
+  });
+  EXPECT_EQ(journalled.vms[0], a);
+  EXPECT_EQ(journalled.vms[1], session.vms[1]);  // as it was
+  EXPECT_EQ(journalled.vms[2], starts[1]);
+  for (const auto& replica : replicas) {
+    if (replica.id == "rep-a") {
+      EXPECT_EQ(replica.state, domain::ReplicaState::kFailover);
     }
   }
 }

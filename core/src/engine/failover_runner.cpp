@@ -68,7 +68,7 @@ struct SessionRun {
   std::mutex mutex;
   std::vector<std::string> errors;
   // VMs' end records still being committed: the next VM need not wait for them, the session does.
-  std::vector<std::shared_future<void>> endRecords;
+  std::vector<SessionJournal::Outcome> endRecords;
 
   const domain::Replica& replica(const std::string& id) const { return replicas.at(id); }
 };
@@ -217,9 +217,10 @@ struct FailoverRunner::Impl {
   plugin::ComputeApi& computeFor(const SessionRun& run, const domain::Replica& replica);
 
   // Marks the VMs started (with `firstStep`, when given) and journals them in one transaction,
-  // before their first plugin call. Durable: returns them once committed.
-  std::vector<SessionVm> journalStarts(SessionRun& run, std::vector<SessionVm> vms,
-                                       const std::string& firstStep);
+  // before their first plugin call. Returns once committed: only the VMs whose start is durable
+  // may run; the error of the others, if any, stops their schedule.
+  SessionJournal::Written journalStarts(SessionRun& run, std::vector<SessionVm> vms,
+                                        const std::string& firstStep);
   // Keeps `vm` as the run's view of it (what finish() and the next steps read).
   void remember(SessionRun& run, const SessionVm& vm);
   // Progress inside a started VM (its next step, a retry): recorded without waiting, since a resume
@@ -354,17 +355,17 @@ plugin::ComputeApi& FailoverRunner::Impl::computeFor(const SessionRun& run,
   return *compute;
 }
 
-std::vector<SessionVm> FailoverRunner::Impl::journalStarts(SessionRun& run,
-                                                           std::vector<SessionVm> vms,
-                                                           const std::string& firstStep) {
+SessionJournal::Written FailoverRunner::Impl::journalStarts(SessionRun& run,
+                                                            std::vector<SessionVm> vms,
+                                                            const std::string& firstStep) {
   for (auto& vm : vms) {
     vm.state = SessionVmState::kRunning;
     if (!firstStep.empty()) vm.step = firstStep;
     if (!vm.startedUnix) vm.startedUnix = security::nowUnix();
   }
-  journalWriter.recordAll(run.session.tenantId, run.session.id, vms);
-  for (const auto& vm : vms) remember(run, vm);
-  return vms;
+  auto written = journalWriter.recordAll(run.session.tenantId, run.session.id, vms);
+  for (const auto& vm : written.durable) remember(run, vm);
+  return written;
 }
 
 void FailoverRunner::Impl::remember(SessionRun& run, const SessionVm& vm) {
@@ -409,19 +410,17 @@ void FailoverRunner::Impl::runVm(SessionRun& run, SessionVm vm, ReplicaState onS
 }
 
 void FailoverRunner::Impl::awaitEndRecords(SessionRun& run) {
-  std::vector<std::shared_future<void>> records;
+  std::vector<SessionJournal::Outcome> records;
   {
     std::lock_guard lock(run.mutex);
     records.swap(run.endRecords);
   }
-  // Records written together share a future, so a failed write is logged once with its count.
+  // Logged once, with the count: a failed piece fails every record in it.
   std::size_t lost = 0;
   std::string error;
   for (const auto& record : records) {
-    // A shared future holds its state while its error is read: the writer thread may release its
-    // own reference meanwhile.
     try {
-      record.get();
+      record.wait();
     } catch (const std::exception& e) {
       ++lost;
       error = e.what();
@@ -473,18 +472,18 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
     started(wave);
     return wave;
   };
-  // Journals a claimed wave's start; on failure gives its slots back and stops the schedule.
+  // Journals a claimed wave's start and returns the VMs whose start is durable; the others give
+  // their slots back and stop the schedule.
   const auto journal = [&](std::vector<SessionVm> wave) {
-    const auto count = static_cast<std::uint32_t>(wave.size());
-    try {
-      return journalStarts(run, std::move(wave), firstStep);
-    } catch (...) {
+    const auto count = wave.size();
+    auto written = journalStarts(run, std::move(wave), firstStep);
+    if (written.error) {
       std::lock_guard lock(mutex);
-      active -= count;
-      if (!stopped) stopped = std::current_exception();
+      active -= static_cast<std::uint32_t>(count - written.durable.size());
+      if (!stopped) stopped = written.error;
       changed.notify_one();
-      return std::vector<SessionVm>();
     }
+    return std::move(written.durable);
   };
   std::function<void(SessionVm)> runFrom;
   const auto launch = [&](const std::vector<SessionVm>& wave) {
@@ -537,8 +536,10 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
       vm.step.clear();
       vm.startedUnix.reset();
     }
-    journalWriter.recordAll(run.session.tenantId, run.session.id, journalledWithTheSession);
-    for (const auto& vm : journalledWithTheSession) remember(run, vm);
+    const auto written =
+        journalWriter.recordAll(run.session.tenantId, run.session.id, journalledWithTheSession);
+    for (const auto& vm : written.durable) remember(run, vm);
+    if (written.error) std::rethrow_exception(written.error);
     throw TaskCancelled();
   }
   std::unique_lock lock(mutex);
@@ -597,8 +598,8 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
     const auto started = journalStarts(run, {first, last}, {});
     std::mutex mutex;
     std::condition_variable done;
-    std::size_t left = started.size();
-    for (const auto& vm : started) {
+    std::size_t left = started.durable.size();
+    for (const auto& vm : started.durable) {
       post([&, vm] {
         job(vm);
         std::lock_guard lock(mutex);
@@ -608,6 +609,11 @@ void FailoverRunner::Impl::inBatches(SessionRun& run, TaskContext& context,
     }
     std::unique_lock lock(mutex);
     done.wait(lock, [&] { return left == 0; });
+    lock.unlock();
+    if (started.error) {
+      awaitEndRecords(run);
+      std::rethrow_exception(started.error);
+    }
   }
   awaitEndRecords(run);
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 
 namespace warmsite::engine {
@@ -16,30 +17,54 @@ SessionJournal::~SessionJournal() {
   for (const auto& piece : queued) piece.wait();
 }
 
-std::shared_future<void> SessionJournal::submit(const std::string& tenantId,
-                                                const std::string& sessionId,
-                                                const domain::SessionVm& vm,
-                                                std::optional<domain::ReplicaState> replicaState,
-                                                const std::string& replicaError) {
+SessionJournal::Outcome SessionJournal::submit(const std::string& tenantId,
+                                               const std::string& sessionId,
+                                               const domain::SessionVm& vm,
+                                               std::optional<domain::ReplicaState> replicaState,
+                                               const std::string& replicaError) {
   return add(tenantId, sessionId, {vm, replicaState, replicaError});
 }
 
-void SessionJournal::recordAll(const std::string& tenantId, const std::string& sessionId,
-                               const std::vector<domain::SessionVm>& vms) {
-  std::shared_future<void> durable;
+SessionJournal::Written SessionJournal::recordAll(const std::string& tenantId,
+                                                  const std::string& sessionId,
+                                                  const std::vector<domain::SessionVm>& vms) {
+  std::vector<Outcome> outcomes;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& vm : vms) durable = addLocked(tenantId, sessionId, {vm, std::nullopt, {}});
+    for (const auto& vm : vms)
+      outcomes.push_back(addLocked(tenantId, sessionId, {vm, std::nullopt, {}}));
   }
-  if (!durable.valid()) return;
-  // The batch's error is shared with its other waiters: this thread throws its own copy.
+  Written written;
+  for (std::size_t i = 0; i < vms.size(); ++i) {
+    auto error = errorOf(outcomes[i]);
+    if (!error) {
+      written.durable.push_back(vms[i]);
+    } else if (!written.error) {
+      written.error = std::move(error);
+    }
+  }
+  return written;
+}
+
+void SessionJournal::Outcome::wait() const {
+  if (auto error = errorOf(*this)) std::rethrow_exception(error);
+}
+
+std::exception_ptr SessionJournal::errorOf(const Outcome& outcome) {
+  // The piece's error is shared with its other waiters: this thread throws its own copy.
   try {
-    durable.get();
+    outcome.piece_.get();
   } catch (const store::StoreError& e) {
-    throw store::StoreError(e.kind(), std::string(e.what()));
+    return std::make_exception_ptr(store::StoreError(e.kind(), std::string(e.what())));
   } catch (const std::exception& e) {
-    throw std::runtime_error(e.what());
+    return std::make_exception_ptr(std::runtime_error(std::string(e.what())));
   }
+  // Written by the piece before its commit, read only once the commit is done.
+  const auto failed = outcome.failures_->find(outcome.replicaId_);
+  if (failed == outcome.failures_->end()) return nullptr;
+  const auto& [kind, message] = failed->second;
+  if (kind) return std::make_exception_ptr(store::StoreError(*kind, message));
+  return std::make_exception_ptr(std::runtime_error(message));
 }
 
 void SessionJournal::note(const std::string& tenantId, const std::string& sessionId,
@@ -48,14 +73,14 @@ void SessionJournal::note(const std::string& tenantId, const std::string& sessio
   add(tenantId, sessionId, {vm, std::nullopt, {}});
 }
 
-std::shared_future<void> SessionJournal::add(const std::string& tenantId,
-                                             const std::string& sessionId, Record record) {
+SessionJournal::Outcome SessionJournal::add(const std::string& tenantId,
+                                            const std::string& sessionId, Record record) {
   std::lock_guard lock(mutex_);
   return addLocked(tenantId, sessionId, std::move(record));
 }
 
-std::shared_future<void> SessionJournal::addLocked(const std::string& tenantId,
-                                                   const std::string& sessionId, Record record) {
+SessionJournal::Outcome SessionJournal::addLocked(const std::string& tenantId,
+                                                  const std::string& sessionId, Record record) {
   auto batch = batches_.find(sessionId);
   if (batch == batches_.end()) {
     // Queued under the lock, so the piece cannot take its batch before the batch is complete;
@@ -63,11 +88,15 @@ std::shared_future<void> SessionJournal::addLocked(const std::string& tenantId,
     auto durable =
         store_.submitWrite([this, sessionId](store::Transaction& tx) { write(tx, sessionId); })
             .share();
-    batch = batches_.emplace(sessionId, Batch{tenantId, {}, std::move(durable)}).first;
+    batch = batches_
+                .emplace(sessionId,
+                         Batch{tenantId, {}, std::move(durable), std::make_shared<Failures>()})
+                .first;
   }
   auto& records = batch->second.records;
   auto same = std::find_if(records.begin(), records.end(),
                            [&](const Record& r) { return r.vm.replicaId == record.vm.replicaId; });
+  const auto replicaId = record.vm.replicaId;
   if (same == records.end()) {
     records.push_back(std::move(record));
   } else {
@@ -77,7 +106,7 @@ std::shared_future<void> SessionJournal::addLocked(const std::string& tenantId,
     }
     *same = std::move(record);
   }
-  return batch->second.durable;
+  return Outcome(batch->second.durable, batch->second.failures, replicaId);
 }
 
 void SessionJournal::write(store::Transaction& tx, const std::string& sessionId) {
@@ -88,21 +117,43 @@ void SessionJournal::write(store::Transaction& tx, const std::string& sessionId)
     batch = std::move(found->second);
     batches_.erase(found);
   }
-  try {
-    auto scope = tx.tenant(batch.tenantId);
-    std::vector<domain::SessionVm> vms;
-    vms.reserve(batch.records.size());
-    for (auto& record : batch.records) {
-      // A replica deleted meanwhile has no state to keep.
-      if (record.replicaState)
-        scope->setReplicaState(record.vm.replicaId, *record.replicaState, record.replicaError);
-      vms.push_back(std::move(record.vm));
+  auto scope = tx.tenant(batch.tenantId);
+  std::vector<domain::SessionVm> vms;
+  vms.reserve(batch.records.size());
+  for (const auto& record : batch.records) vms.push_back(record.vm);
+  const auto writeFrom = [&](std::size_t first, std::size_t count) {
+    return tx.isolated([&] {
+      for (std::size_t i = first; i < first + count; ++i) {
+        const auto& record = batch.records[i];
+        // A replica deleted meanwhile has no state to keep.
+        if (record.replicaState)
+          scope->setReplicaState(record.vm.replicaId, *record.replicaState, record.replicaError);
+      }
+      scope->updateSessionVms(sessionId, std::span(vms).subspan(first, count));
+    });
+  };
+  // All at once; when that fails, each record again on its own, so only the refused ones are lost.
+  if (!writeFrom(0, vms.size())) return;
+  std::string firstError;
+  for (std::size_t i = 0; i < vms.size(); ++i) {
+    const auto error = writeFrom(i, 1);
+    if (!error) continue;
+    Failure failure;
+    try {
+      std::rethrow_exception(error);
+    } catch (const store::StoreError& e) {
+      failure = {e.kind(), e.what()};
+    } catch (const std::exception& e) {
+      failure = {std::nullopt, e.what()};
+    } catch (...) {
+      failure = {std::nullopt, "unknown error"};
     }
-    scope->updateSessionVms(sessionId, vms);
-  } catch (const std::exception& e) {
-    spdlog::warn("session {}: {} VM record(s) not journalled: {}", sessionId, batch.records.size(),
-                 e.what());
-    throw;
+    if (firstError.empty()) firstError = failure.message;
+    batch.failures->emplace(vms[i].replicaId, std::move(failure));
+  }
+  if (!batch.failures->empty()) {
+    spdlog::warn("session {}: {} of {} VM record(s) not journalled: {}", sessionId,
+                 batch.failures->size(), vms.size(), firstError);
   }
 }
 

@@ -3,10 +3,14 @@
 // Many VMs step at once (a global pool, many sessions). The records of one session that wait for
 // the store's writer at the same moment are written by one piece of its group commit: a caller
 // returns only once its record is durable, but a thousand VMs cost neither a thousand transactions
-// nor a thousand pieces for the one writer to take in turn.
+// nor a thousand pieces for the one writer to take in turn. Each record stands alone in its piece:
+// one the store refuses is lost without the others (a VM's start cannot take another's end with
+// it).
 
+#include <exception>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,29 +22,61 @@
 namespace warmsite::engine {
 
 class SessionJournal {
+  struct Failure;
+  using Failures = std::map<std::string, Failure>;  // by replica id, filled by the piece
+
  public:
+  // A submitted record's result.
+  class Outcome {
+   public:
+    // Returns once the record is durable; throws the store's error (this thread's own copy) when
+    // its piece or the record itself failed.
+    void wait() const;
+
+   private:
+    friend class SessionJournal;
+    Outcome(std::shared_future<void> piece, std::shared_ptr<const Failures> failures,
+            std::string replicaId)
+        : piece_(std::move(piece)),
+          failures_(std::move(failures)),
+          replicaId_(std::move(replicaId)) {}
+    std::shared_future<void> piece_;
+    std::shared_ptr<const Failures> failures_;
+    std::string replicaId_;
+  };
+  // What recordAll() wrote.
+  struct Written {
+    std::vector<domain::SessionVm> durable;  // the VMs whose record is committed, in order
+    std::exception_ptr error;                // the first failed record's error, this thread's own
+  };
+
   explicit SessionJournal(store::Store& store) : store_(store) {}
   // Waits for the pieces still queued: they write through this journal.
   ~SessionJournal();
   SessionJournal(const SessionJournal&) = delete;
   SessionJournal& operator=(const SessionJournal&) = delete;
 
-  // Records `vm` in its session and, when given, the replica's new state and error. The future
-  // is ready once committed, and holds the store's error when the record failed.
-  std::shared_future<void> submit(const std::string& tenantId, const std::string& sessionId,
-                                  const domain::SessionVm& vm,
-                                  std::optional<domain::ReplicaState> replicaState = std::nullopt,
-                                  const std::string& replicaError = {});
+  // Records `vm` in its session and, when given, the replica's new state and error.
+  Outcome submit(const std::string& tenantId, const std::string& sessionId,
+                 const domain::SessionVm& vm,
+                 std::optional<domain::ReplicaState> replicaState = std::nullopt,
+                 const std::string& replicaError = {});
   // Records several VMs of one session in one transaction (the piece of the session's open batch,
-  // with its records already waiting), blocking until committed; rethrows the store's error.
-  void recordAll(const std::string& tenantId, const std::string& sessionId,
-                 const std::vector<domain::SessionVm>& vms);
+  // with its records already waiting), blocking until committed.
+  Written recordAll(const std::string& tenantId, const std::string& sessionId,
+                    const std::vector<domain::SessionVm>& vms);
   // Records `vm` without waiting, for progress between two durable records (the next step's name, a
   // retry): a crash may lose it, and a resume needs only the records around it. Committed in order
   // with the VM's other records, so a later record is never overwritten by it.
   void note(const std::string& tenantId, const std::string& sessionId, const domain::SessionVm& vm);
 
  private:
+  // A record the store refused: its error as plain data, so that each waiting thread builds its
+  // own exception (see Store::write).
+  struct Failure {
+    std::optional<store::StoreError::Kind> kind;  // none: not a store error
+    std::string message;
+  };
   struct Record {
     domain::SessionVm vm;
     std::optional<domain::ReplicaState> replicaState;
@@ -52,13 +88,14 @@ class SessionJournal {
     std::string tenantId;
     std::vector<Record> records;
     std::shared_future<void> durable;
+    std::shared_ptr<Failures> failures;
   };
 
-  std::shared_future<void> add(const std::string& tenantId, const std::string& sessionId,
-                               Record record);
+  Outcome add(const std::string& tenantId, const std::string& sessionId, Record record);
   // The same, with mutex_ held.
-  std::shared_future<void> addLocked(const std::string& tenantId, const std::string& sessionId,
-                                     Record record);
+  Outcome addLocked(const std::string& tenantId, const std::string& sessionId, Record record);
+  // The error `outcome` ended with, as an exception of this thread's own; none when durable.
+  static std::exception_ptr errorOf(const Outcome& outcome);
   // The writer's piece for a session: takes the batch (later records start the next one) and
   // writes it.
   void write(store::Transaction& tx, const std::string& sessionId);

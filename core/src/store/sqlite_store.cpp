@@ -51,19 +51,21 @@ void SqliteTransaction::commit() {
   done_ = true;
 }
 
-void SqliteTransaction::savepoint() {
+std::exception_ptr SqliteTransaction::isolated(const std::function<void()>& part) {
+  // Nested savepoints may share the name: ROLLBACK TO and RELEASE take the innermost.
   guarded("begin a write", [&] { run(*db_, "SAVEPOINT work"); });
-}
-
-void SqliteTransaction::releaseSavepoint() {
+  try {
+    part();
+  } catch (...) {
+    auto error = std::current_exception();
+    guarded("undo a write", [&] {
+      run(*db_, "ROLLBACK TO work");
+      run(*db_, "RELEASE work");
+    });
+    return error;
+  }
   guarded("end a write", [&] { run(*db_, "RELEASE work"); });
-}
-
-void SqliteTransaction::rollbackToSavepoint() {
-  guarded("undo a write", [&] {
-    run(*db_, "ROLLBACK TO work");
-    run(*db_, "RELEASE work");
-  });
+  return nullptr;
 }
 
 std::unique_ptr<TenantScope> SqliteTransaction::tenant(const std::string& tenantId) {
@@ -152,19 +154,10 @@ class WriteQueue {
       if (batch.size() == 1) {
         batch.front().work(tx);  // alone: its exception rolls the transaction back
       } else {
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          tx.savepoint();
-          try {
-            batch[i].work(tx);
-          } catch (...) {
-            errors[i] = std::current_exception();
-            // Fails when SQLite already rolled the whole transaction back (a full disk, an I/O
-            // error): then the batch fails with this error.
-            tx.rollbackToSavepoint();
-            continue;
-          }
-          tx.releaseSavepoint();
-        }
+        // Each work in a savepoint of its own. isolated() throws when SQLite already rolled the
+        // whole transaction back (a full disk, an I/O error): then the batch fails with that error.
+        for (std::size_t i = 0; i < batch.size(); ++i)
+          errors[i] = tx.isolated([&] { batch[i].work(tx); });
       }
       tx.commit();
     } catch (...) {

@@ -86,11 +86,7 @@ class SqliteTransaction final : public Transaction {
   SqliteTransaction(ConnectionPool& pool, bool write);
   ~SqliteTransaction() override;
   void commit() override;
-  // One work of a group commit: its writes are kept (release) or undone (rollbackToSavepoint)
-  // without touching the others'.
-  void savepoint();
-  void releaseSavepoint();
-  void rollbackToSavepoint();
+  std::exception_ptr isolated(const std::function<void()>& part) override;
 
   std::unique_ptr<TenantScope> tenant(const std::string& tenantId) override;
 

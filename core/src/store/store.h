@@ -164,6 +164,10 @@ class Transaction {
   // Destroying an uncommitted transaction rolls it back.
   virtual ~Transaction() = default;
   virtual void commit() = 0;
+  // Runs `part` in a savepoint of its own: when it throws, its writes alone are undone and its
+  // exception is returned, and the transaction goes on. Throws when the undo itself fails (SQLite
+  // ended the whole transaction: a full disk, an I/O error).
+  virtual std::exception_ptr isolated(const std::function<void()>& part) = 0;
 
   virtual std::unique_ptr<TenantScope> tenant(const std::string& tenantId) = 0;
 
