@@ -12,7 +12,7 @@ SessionJournal::~SessionJournal() {
   std::vector<std::shared_future<void>> queued;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [session, batch] : batches_) queued.push_back(batch.durable);
+    for (const auto& [session, batch] : batches_) queued.push_back(batch.piece->durable);
   }
   for (const auto& piece : queued) piece.wait();
 }
@@ -53,16 +53,15 @@ void SessionJournal::Outcome::wait() const {
 std::exception_ptr SessionJournal::errorOf(const Outcome& outcome) {
   // The piece's error is shared with its other waiters: this thread throws its own copy.
   try {
-    outcome.piece_.get();
+    outcome.piece_->durable.get();
   } catch (const store::StoreError& e) {
     return std::make_exception_ptr(store::StoreError(e.kind(), std::string(e.what())));
   } catch (const std::exception& e) {
     return std::make_exception_ptr(std::runtime_error(std::string(e.what())));
   }
-  // Written by the piece before its commit, read only once the commit is done.
-  const auto failed = outcome.failures_->find(outcome.replicaId_);
-  if (failed == outcome.failures_->end()) return nullptr;
-  const auto& [kind, message] = failed->second;
+  const auto& failures = outcome.piece_->failures;
+  if (outcome.record_ >= failures.size() || !failures[outcome.record_]) return nullptr;
+  const auto& [kind, message] = *failures[outcome.record_];
   if (kind) return std::make_exception_ptr(store::StoreError(*kind, message));
   return std::make_exception_ptr(std::runtime_error(message));
 }
@@ -85,20 +84,18 @@ SessionJournal::Outcome SessionJournal::addLocked(const std::string& tenantId,
   if (batch == batches_.end()) {
     // Queued under the lock, so the piece cannot take its batch before the batch is complete;
     // and before the batch exists, so a refused submit leaves no batch without a piece.
-    auto durable =
+    auto piece = std::make_shared<Piece>();
+    piece->durable =
         store_.submitWrite([this, sessionId](store::Transaction& tx) { write(tx, sessionId); })
             .share();
-    batch = batches_
-                .emplace(sessionId,
-                         Batch{tenantId, {}, std::move(durable), std::make_shared<Failures>()})
-                .first;
+    batch = batches_.emplace(sessionId, Batch{tenantId, {}, std::move(piece)}).first;
   }
   auto& records = batch->second.records;
   auto same = std::find_if(records.begin(), records.end(),
                            [&](const Record& r) { return r.vm.replicaId == record.vm.replicaId; });
-  const auto replicaId = record.vm.replicaId;
   if (same == records.end()) {
     records.push_back(std::move(record));
+    same = records.end() - 1;
   } else {
     if (!record.replicaState) {  // keeps the replica state a record queued before it carries
       record.replicaState = same->replicaState;
@@ -106,7 +103,7 @@ SessionJournal::Outcome SessionJournal::addLocked(const std::string& tenantId,
     }
     *same = std::move(record);
   }
-  return Outcome(batch->second.durable, batch->second.failures, replicaId);
+  return Outcome(batch->second.piece, static_cast<std::size_t>(same - records.begin()));
 }
 
 void SessionJournal::write(store::Transaction& tx, const std::string& sessionId) {
@@ -120,20 +117,23 @@ void SessionJournal::write(store::Transaction& tx, const std::string& sessionId)
   auto scope = tx.tenant(batch.tenantId);
   std::vector<domain::SessionVm> vms;
   vms.reserve(batch.records.size());
-  for (const auto& record : batch.records) vms.push_back(record.vm);
+  for (auto& record : batch.records) vms.push_back(std::move(record.vm));
   const auto writeFrom = [&](std::size_t first, std::size_t count) {
     return tx.isolated([&] {
       for (std::size_t i = first; i < first + count; ++i) {
         const auto& record = batch.records[i];
         // A replica deleted meanwhile has no state to keep.
         if (record.replicaState)
-          scope->setReplicaState(record.vm.replicaId, *record.replicaState, record.replicaError);
+          scope->setReplicaState(vms[i].replicaId, *record.replicaState, record.replicaError);
       }
       scope->updateSessionVms(sessionId, std::span(vms).subspan(first, count));
     });
   };
   // All at once; when that fails, each record again on its own, so only the refused ones are lost.
   if (!writeFrom(0, vms.size())) return;
+  auto& failures = batch.piece->failures;
+  failures.resize(vms.size());
+  std::size_t lost = 0;
   std::string firstError;
   for (std::size_t i = 0; i < vms.size(); ++i) {
     const auto error = writeFrom(i, 1);
@@ -149,11 +149,12 @@ void SessionJournal::write(store::Transaction& tx, const std::string& sessionId)
       failure = {std::nullopt, "unknown error"};
     }
     if (firstError.empty()) firstError = failure.message;
-    batch.failures->emplace(vms[i].replicaId, std::move(failure));
+    failures[i] = std::move(failure);
+    ++lost;
   }
-  if (!batch.failures->empty()) {
-    spdlog::warn("session {}: {} of {} VM record(s) not journalled: {}", sessionId,
-                 batch.failures->size(), vms.size(), firstError);
+  if (lost > 0) {
+    spdlog::warn("session {}: {} of {} VM record(s) not journalled: {}", sessionId, lost,
+                 vms.size(), firstError);
   }
 }
 

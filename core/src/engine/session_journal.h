@@ -22,8 +22,7 @@
 namespace warmsite::engine {
 
 class SessionJournal {
-  struct Failure;
-  using Failures = std::map<std::string, Failure>;  // by replica id, filled by the piece
+  struct Piece;
 
  public:
   // A submitted record's result.
@@ -35,14 +34,10 @@ class SessionJournal {
 
    private:
     friend class SessionJournal;
-    Outcome(std::shared_future<void> piece, std::shared_ptr<const Failures> failures,
-            std::string replicaId)
-        : piece_(std::move(piece)),
-          failures_(std::move(failures)),
-          replicaId_(std::move(replicaId)) {}
-    std::shared_future<void> piece_;
-    std::shared_ptr<const Failures> failures_;
-    std::string replicaId_;
+    Outcome(std::shared_ptr<const Piece> piece, std::size_t record)
+        : piece_(std::move(piece)), record_(record) {}
+    std::shared_ptr<const Piece> piece_;
+    std::size_t record_;  // its position in the piece's batch
   };
   // What recordAll() wrote.
   struct Written {
@@ -77,6 +72,13 @@ class SessionJournal {
     std::optional<store::StoreError::Kind> kind;  // none: not a store error
     std::string message;
   };
+  // The writer's piece for one batch, shared with the outcomes of its records.
+  struct Piece {
+    std::shared_future<void> durable;
+    // By record position; written by the piece before its commit (empty: none failed), read once
+    // `durable` is ready.
+    std::vector<std::optional<Failure>> failures;
+  };
   struct Record {
     domain::SessionVm vm;
     std::optional<domain::ReplicaState> replicaState;
@@ -87,8 +89,7 @@ class SessionJournal {
   struct Batch {
     std::string tenantId;
     std::vector<Record> records;
-    std::shared_future<void> durable;
-    std::shared_ptr<Failures> failures;
+    std::shared_ptr<Piece> piece;
   };
 
   Outcome add(const std::string& tenantId, const std::string& sessionId, Record record);
