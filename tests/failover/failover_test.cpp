@@ -561,6 +561,7 @@ TEST_F(FailoverTest, ACancelDuringAVmStartsNoFurtherVmAndLeavesTheirReplicasRead
   // to see the cancel when the VM ends.
   for (int i = 0; i < 1000 && acme_->get(sessionPath).json()["vms"][0]["step"] != "power_on"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(acme_->get(sessionPath).json()["vms"][0]["step"], "power_on");
   ASSERT_STATUS(acme_->post(sessionPath + "/cancel", nlohmann::json::object()), 202);
   EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "cancelled");
   const auto session = acme_->get(sessionPath).json();
@@ -584,6 +585,17 @@ TEST_F(FailoverTest, AStartTheStoreRefusesFailsTheSessionAndStartsNoFurtherVm) {
   auto started =
       acme_->post("/api/v1/failover-plans/" + plan + "/failover", nlohmann::json::object());
   ASSERT_STATUS(started, 202);
+  // The store's writer is held while the first VM powers on and until its worker queued both its
+  // end record and the second VM's start: one piece carries them.
+  std::promise<void> release;
+  auto holder = orchestrator_->store().submitWrite(
+      [gate = release.get_future().share()](store::Transaction&) { gate.wait(); });
+  for (int i = 0; i < 1000 && power(ids[0]) != plugin::PowerState::kOn; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(power(ids[0]), plugin::PowerState::kOn);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  release.set_value();
+  holder.get();
   const auto task = waitTask(*acme_, started.json()["task_id"]);
   EXPECT_EQ(task["state"], "failed");
   EXPECT_THAT(task.value("error", ""), HasSubstr("start refused by the store"));

@@ -884,7 +884,10 @@ TEST_F(StoreTest, AJournalRecordTheStoreRefusesIsLostAloneNotWithTheOthersOfItsP
   auto starts = std::vector<domain::SessionVm>{session.vms[1], session.vms[2]};
   for (auto& vm : starts) vm.state = domain::SessionVmState::kRunning;
   const auto bStarted = journal.submit(acme, session.id, starts[0]);
+  // Another work in the same group commit: the piece's savepoint nests in the writer's own.
+  auto other = store->submitWrite([](Transaction&) {});
   release.set_value();
+  other.get();
   holder.get();
   EXPECT_NO_THROW(aDone.wait());
   EXPECT_THROW(bStarted.wait(), StoreError);

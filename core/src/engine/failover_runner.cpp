@@ -476,7 +476,12 @@ void FailoverRunner::Impl::schedule(SessionRun& run, TaskContext& context,
   // their slots back and stop the schedule.
   const auto journal = [&](std::vector<SessionVm> wave) {
     const auto count = wave.size();
-    auto written = journalStarts(run, std::move(wave), firstStep);
+    SessionJournal::Written written;
+    try {
+      written = journalStarts(run, std::move(wave), firstStep);
+    } catch (...) {  // none written (no memory for the records)
+      written = {{}, std::current_exception()};
+    }
     if (written.error) {
       std::lock_guard lock(mutex);
       active -= static_cast<std::uint32_t>(count - written.durable.size());

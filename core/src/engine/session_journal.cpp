@@ -58,6 +58,8 @@ std::exception_ptr SessionJournal::errorOf(const Outcome& outcome) {
     return std::make_exception_ptr(store::StoreError(e.kind(), std::string(e.what())));
   } catch (const std::exception& e) {
     return std::make_exception_ptr(std::runtime_error(std::string(e.what())));
+  } catch (...) {
+    return std::make_exception_ptr(std::runtime_error("the journal's write failed"));
   }
   const auto& failures = outcome.piece_->failures;
   if (outcome.record_ >= failures.size() || !failures[outcome.record_]) return nullptr;
@@ -81,6 +83,13 @@ SessionJournal::Outcome SessionJournal::add(const std::string& tenantId,
 SessionJournal::Outcome SessionJournal::addLocked(const std::string& tenantId,
                                                   const std::string& sessionId, Record record) {
   auto batch = batches_.find(sessionId);
+  // A batch whose piece ended without taking it (the writer's transaction failed before the piece
+  // ran) is done: its records failed with the piece, later ones start a new batch.
+  if (batch != batches_.end() &&
+      batch->second.piece->durable.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    batches_.erase(batch);
+    batch = batches_.end();
+  }
   if (batch == batches_.end()) {
     // Queued under the lock, so the piece cannot take its batch before the batch is complete;
     // and before the batch exists, so a refused submit leaves no batch without a piece.

@@ -75,8 +75,8 @@ class SessionJournal {
   // The writer's piece for one batch, shared with the outcomes of its records.
   struct Piece {
     std::shared_future<void> durable;
-    // By record position; written by the piece before its commit (empty: none failed), read once
-    // `durable` is ready.
+    // By record position; written by the piece before its commit (empty: the batch was written
+    // at once), read once `durable` is ready.
     std::vector<std::optional<Failure>> failures;
   };
   struct Record {

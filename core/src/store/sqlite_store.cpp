@@ -58,10 +58,22 @@ std::exception_ptr SqliteTransaction::isolated(const std::function<void()>& part
     part();
   } catch (...) {
     auto error = std::current_exception();
-    guarded("undo a write", [&] {
-      run(*db_, "ROLLBACK TO work");
-      run(*db_, "RELEASE work");
-    });
+    try {
+      guarded("undo a write", [&] {
+        run(*db_, "ROLLBACK TO work");
+        run(*db_, "RELEASE work");
+      });
+    } catch (const StoreError&) {
+      // SQLite already ended the whole transaction (a full disk, an I/O error). The part's own
+      // store error says why (kFull) better than the missing savepoint; anything else does not.
+      try {
+        std::rethrow_exception(error);
+      } catch (const StoreError& e) {
+        throw StoreError(e.kind(), std::string(e.what()));
+      } catch (...) {
+      }
+      throw;  // the undo's error
+    }
     return error;
   }
   guarded("end a write", [&] { run(*db_, "RELEASE work"); });
