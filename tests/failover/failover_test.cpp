@@ -455,19 +455,14 @@ TEST_F(FailoverTest, AVmCallsItsPluginOnlyOnceItsStartRecordIsCommitted) {
   ASSERT_STATUS(started, 202);
   // The store's writer is held while the first VM powers on: the second VM's start record, queued
   // when the first one ends, cannot be committed.
-  std::promise<void> release;
-  auto holder = orchestrator_->store().submitWrite(
-      [gate = release.get_future().share()](store::Transaction&) { gate.wait(); });
-  for (int i = 0; i < 1000 && power(ids[0]) != plugin::PowerState::kOn; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_EQ(power(ids[0]), plugin::PowerState::kOn);
+  HeldWriter writer(orchestrator_->store());
+  ASSERT_NO_FATAL_FAILURE(waitPoweredOn(ids[0]));
   // Twice a power-on: the second VM would be on by now had it not waited for its record.
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   EXPECT_EQ(power(ids[1]), plugin::PowerState::kOff);
   const auto sessionPath = "/api/v1/sessions/" + started.json()["session"]["id"].get<std::string>();
   EXPECT_EQ(acme_->get(sessionPath).json()["vms"][1]["state"], "pending");
-  release.set_value();
-  holder.get();
+  writer.release();
   EXPECT_EQ(waitTask(*acme_, started.json()["task_id"])["state"], "succeeded");
   EXPECT_EQ(power(ids[1]), plugin::PowerState::kOn);
 }
@@ -587,15 +582,10 @@ TEST_F(FailoverTest, AStartTheStoreRefusesFailsTheSessionAndStartsNoFurtherVm) {
   ASSERT_STATUS(started, 202);
   // The store's writer is held while the first VM powers on and until its worker queued both its
   // end record and the second VM's start: one piece carries them.
-  std::promise<void> release;
-  auto holder = orchestrator_->store().submitWrite(
-      [gate = release.get_future().share()](store::Transaction&) { gate.wait(); });
-  for (int i = 0; i < 1000 && power(ids[0]) != plugin::PowerState::kOn; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_EQ(power(ids[0]), plugin::PowerState::kOn);
+  HeldWriter writer(orchestrator_->store());
+  ASSERT_NO_FATAL_FAILURE(waitPoweredOn(ids[0]));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  release.set_value();
-  holder.get();
+  writer.release();
   const auto task = waitTask(*acme_, started.json()["task_id"]);
   EXPECT_EQ(task["state"], "failed");
   EXPECT_THAT(task.value("error", ""), HasSubstr("start refused by the store"));
