@@ -3,13 +3,13 @@
 #pragma once
 
 #include <algorithm>
-#include <future>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/api/api_fixture.h"
+#include "tests/store/held_writer.h"
 
 namespace warmsite::apitest {
 
@@ -141,25 +141,6 @@ class FailoverTest : public ApiTest {
   std::string state(const std::string& replicaId) {
     return acme_->get("/api/v1/replicas/" + replicaId).json()["state"];
   }
-
-  // Holds the store's writer until release(): the writes queued meanwhile wait, then go together.
-  class HeldWriter {
-   public:
-    explicit HeldWriter(store::Store& store)
-        : holder_(store.submitWrite(
-              [gate = release_.get_future().share()](store::Transaction&) { gate.wait(); })) {}
-    ~HeldWriter() {
-      if (holder_.valid()) release();
-    }
-    void release() {
-      release_.set_value();
-      holder_.get();
-    }
-
-   private:
-    std::promise<void> release_;
-    std::future<void> holder_;
-  };
 
   void waitPoweredOn(const std::string& machineId) {
     for (int i = 0; i < 1000 && power(machineId) != plugin::PowerState::kOn; ++i)

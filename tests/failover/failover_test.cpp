@@ -455,7 +455,7 @@ TEST_F(FailoverTest, AVmCallsItsPluginOnlyOnceItsStartRecordIsCommitted) {
   ASSERT_STATUS(started, 202);
   // The store's writer is held while the first VM powers on: the second VM's start record, queued
   // when the first one ends, cannot be committed.
-  HeldWriter writer(orchestrator_->store());
+  store::HeldWriter writer(orchestrator_->store());
   ASSERT_NO_FATAL_FAILURE(waitPoweredOn(ids[0]));
   // Twice a power-on: the second VM would be on by now had it not waited for its record.
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
@@ -582,7 +582,7 @@ TEST_F(FailoverTest, AStartTheStoreRefusesFailsTheSessionAndStartsNoFurtherVm) {
   ASSERT_STATUS(started, 202);
   // The store's writer is held while the first VM powers on and until its worker queued both its
   // end record and the second VM's start: one piece carries them.
-  HeldWriter writer(orchestrator_->store());
+  store::HeldWriter writer(orchestrator_->store());
   ASSERT_NO_FATAL_FAILURE(waitPoweredOn(ids[0]));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   writer.release();

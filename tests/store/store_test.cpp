@@ -23,6 +23,7 @@
 #include "engine/task_engine.h"
 #include "store/migrations.h"
 #include "store/sqlite_store.h"
+#include "tests/store/held_writer.h"
 
 namespace warmsite::store {
 namespace {
@@ -812,10 +813,8 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
   auto started = session.vms;
   for (auto& vm : started) vm.state = domain::SessionVmState::kRunning;
 
-  std::promise<void> release;
   // The writer is held, so the records below wait for it together.
-  auto holder =
-      store->submitWrite([gate = release.get_future().share()](Transaction&) { gate.wait(); });
+  HeldWriter writer(*store);
   auto a = started[0];
   a.step = "power_on";
   journal.note(acme, session.id, a);
@@ -834,8 +833,7 @@ TEST_F(StoreTest, AJournalWritesTheRecordsASessionQueuedTogetherKeepingEachVmsNe
   auto aWaits = std::async(std::launch::async, [&] { aDone.wait(); });
   EXPECT_EQ(aWaits.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   EXPECT_EQ(counting.pieces, 2);  // one per session: fos-1's four records, fos-gone's one
-  release.set_value();
-  holder.get();
+  writer.release();
   aWaits.get();
   bFailed.wait();
   // A session that does not exist: its record fails on its own, with the store's error.
@@ -874,10 +872,8 @@ TEST_F(StoreTest, AJournalRecordTheStoreRefusesIsLostAloneNotWithTheOthersOfItsP
           "CREATE TRIGGER refuse_b BEFORE UPDATE ON session_vms WHEN NEW.replica_id = 'rep-b' "
           "BEGIN SELECT RAISE(ABORT, 'rep-b refused'); END");
   engine::SessionJournal journal(*store);
-  std::promise<void> release;
   // The writer is held, so a's end record and b's start share one piece.
-  auto holder =
-      store->submitWrite([gate = release.get_future().share()](Transaction&) { gate.wait(); });
+  HeldWriter writer(*store);
   auto a = session.vms[0];
   a.state = domain::SessionVmState::kDone;
   const auto aDone = journal.submit(acme, session.id, a, domain::ReplicaState::kFailover);
@@ -886,9 +882,8 @@ TEST_F(StoreTest, AJournalRecordTheStoreRefusesIsLostAloneNotWithTheOthersOfItsP
   const auto bStarted = journal.submit(acme, session.id, starts[0]);
   // Another work in the same group commit: the piece's savepoint nests in the writer's own.
   auto other = store->submitWrite([](Transaction&) {});
-  release.set_value();
+  writer.release();
   other.get();
-  holder.get();
   EXPECT_NO_THROW(aDone.wait());
   EXPECT_THROW(bStarted.wait(), StoreError);
   // Starts recorded together: the durable ones are told apart from the refused one.
